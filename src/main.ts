@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * The bin entry. `run(argv)` parses the command line, runs one command and
+ * resolves to an exit code; this is the ONLY place that calls process.exit.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid config or
+ * TLS material (see src/errors.ts).
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { EXIT, ZtpError, describeError } from './errors.js';
+import { commands } from './cli/index.js';
+import { VERSION } from './version.js';
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let usageError: string | undefined;
+  const parser = yargs(argv)
+    .scriptName('ztproxy')
+    .version(VERSION)
+    .strict()
+    .demandCommand(1, 'name a command: serve, ca, ssh-ca, hosts or policy')
+    .recommendCommands()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    })
+    .exitProcess(false);
+  for (const c of commands) parser.command(c);
+  try {
+    const args = await parser.parseAsync();
+    if (usageError !== undefined) {
+      process.stderr.write(`error: ${usageError}\nrun "ztproxy --help" for usage\n`);
+      return EXIT.usage;
+    }
+    const code = (args as { exitCode?: unknown }).exitCode;
+    return typeof code === 'number' ? code : EXIT.ok;
+  } catch (err) {
+    if (err instanceof ZtpError) {
+      process.stderr.write(`error: ${describeError(err)}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${describeError(err)}\n`);
+    return EXIT.runtime;
+  }
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      // Long-running commands (serve, renew --daemon) resolve only when they are done.
+      process.exitCode = code;
+      if (code !== 0) process.exit(code);
+    },
+    (err) => {
+      process.stderr.write(`error: ${describeError(err)}\n`);
+      process.exit(EXIT.runtime);
+    },
+  );
+}

@@ -1,8 +1,36 @@
-import type { CommandModule } from 'yargs';
+import { dirname, join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { loadInventory, renderHosts, writeRendered } from '../hosts/index.js';
 
-/** `ztproxy hosts`: not implemented yet. */
+interface RenderArgs {
+  inventory: string;
+  'out-dir': string;
+  'keys-dir'?: string;
+  'path-prefix'?: string;
+}
+
+const renderCommand: CommandModule<object, RenderArgs> = {
+  command: 'render',
+  describe: 'render wg0.conf, nftables.conf, the sshd snippet and ztproxy.yaml for every host of an inventory',
+  builder: (y: Argv) =>
+    y
+      .option('inventory', { type: 'string', demandOption: true, describe: 'inventory YAML (see config/hosts.example.yaml)' })
+      .option('out-dir', { type: 'string', demandOption: true, describe: 'output directory: one subdirectory per host' })
+      .option('keys-dir', { type: 'string', describe: 'WireGuard keys, reused across renders (default: wg-keys/ next to the inventory)' })
+      .option('path-prefix', { type: 'string', describe: 'prefix for the absolute paths inside rendered files (staging trees, tests)' }) as Argv<RenderArgs>,
+  handler: async (args) => {
+    const inventory = await loadInventory(args.inventory);
+    const keysDir = args['keys-dir'] ?? join(dirname(args.inventory), 'wg-keys');
+    const files = await renderHosts(inventory, { keysDir, pathPrefix: args['path-prefix'] ?? '' });
+    const written = await writeRendered(args['out-dir'], files);
+    process.stdout.write(`rendered ${written.length} files for ${inventory.hosts.length} hosts into ${args['out-dir']} (keys: ${keysDir})\n`);
+  },
+};
+
+/** `ztproxy hosts`: render host configs from an inventory. */
 export const hostsCommand: CommandModule<object, object> = {
   command: 'hosts',
-  describe: 'hosts (not implemented yet)',
+  describe: 'render host configs (WireGuard, nftables, sshd, ztproxy) from an inventory',
+  builder: (y: Argv) => y.command(renderCommand).demandCommand(1, 'name a hosts subcommand: render'),
   handler: () => {},
 };

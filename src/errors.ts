@@ -40,7 +40,6 @@ export const ERROR_CODES = {
   ZTP_HOSTS_INVALID: EXIT.invalid,
   ZTP_HOSTS_READ: EXIT.invalid,
   ZTP_HOSTS_WRITE: EXIT.runtime,
-  ZTP_HOSTS_WRITE: EXIT.runtime,
   ZTP_POLICY_TEST: EXIT.invalid,
   ZTP_DURATION: EXIT.usage,
   ZTP_INTERNAL: EXIT.runtime,

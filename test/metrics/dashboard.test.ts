@@ -105,3 +105,16 @@ t.test('the name check itself rejects unknown names', async (t) => {
   t.same(familiesIn('ztproxy_upstream_ttfb_seconds_count', families).known, ['ztproxy_upstream_ttfb_seconds']);
   t.same(unresolvedVariables('rate(x[$__rate_interval]) and $instance and ${1}'), ['$__rate_interval', '$instance']);
 });
+
+t.test('docs/observability.md lists every panel query and every alert exactly', async (t) => {
+  const doc = readFileSync(new URL('../../docs/observability.md', import.meta.url), 'utf8');
+  const flat = doc.replace(/\s+/g, ' ');
+  for (const q of dashboardQueries()) {
+    t.ok(doc.includes(`| ${q.panel} |`), `panel row: ${q.panel}`);
+    t.ok(doc.includes('`' + q.expr + '`'), `${q.panel} ${q.refId}: ${q.expr}`);
+  }
+  for (const r of alertRules()) {
+    t.ok(doc.includes(`| \`${r.alert}\` | ${r.for} | ${r.labels?.severity} |`), `alert row: ${r.alert}`);
+    t.ok(flat.includes(r.expr.replace(/\s+/g, ' ').trim()), `${r.alert} expression`);
+  }
+});

@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { ZtpError } from '../errors.js';
 import { loadInventory, renderHosts, writeRendered } from '../hosts/index.js';
 
 interface RenderArgs {
@@ -19,6 +20,10 @@ const renderCommand: CommandModule<object, RenderArgs> = {
       .option('keys-dir', { type: 'string', describe: 'WireGuard keys, reused across renders (default: wg-keys/ next to the inventory)' })
       .option('path-prefix', { type: 'string', describe: 'prefix for the absolute paths inside rendered files (staging trees, tests)' }) as Argv<RenderArgs>,
   handler: async (args) => {
+    // main.ts's yargs .fail() records usage errors without stopping the handler: guard the required flags here.
+    if (typeof args.inventory !== 'string' || typeof args['out-dir'] !== 'string') {
+      throw new ZtpError('ZTP_USAGE', 'hosts render needs --inventory FILE and --out-dir DIR');
+    }
     const inventory = await loadInventory(args.inventory);
     const keysDir = args['keys-dir'] ?? join(dirname(args.inventory), 'wg-keys');
     const files = await renderHosts(inventory, { keysDir, pathPrefix: args['path-prefix'] ?? '' });

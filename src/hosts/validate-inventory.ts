@@ -44,7 +44,8 @@ function schemaIssues(value: unknown): InventoryIssue[] {
 function named(inv: Inventory, issue: InventoryIssue): InventoryIssue {
   const m = /^(hosts|admins)\[(\d+)\]/.exec(issue.path);
   const name = m ? inv[m[1] as 'hosts' | 'admins'][Number(m[2])]?.name : undefined;
-  return name ? { path: `${issue.path} (${m![1] === 'hosts' ? 'host' : 'admin'} ${name})`, message: issue.message } : issue;
+  const shown = name !== undefined && NAME.test(name) ? name : JSON.stringify(name);
+  return name ? { path: `${issue.path} (${m![1] === 'hosts' ? 'host' : 'admin'} ${shown})`, message: issue.message } : issue;
 }
 
 function crossFieldIssues(inv: Inventory): InventoryIssue[] {

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { InventoryInvalidError, loadInventory, parseInventory } from '../../src/hosts/index.js';
@@ -18,7 +18,7 @@ const minimal = () => ({
 type Doc = ReturnType<typeof minimal> & Record<string, unknown>;
 
 /** Parses `doc` and returns the issues of the expected ZTP_HOSTS_INVALID error. */
-function issuesOf(t: Tap.Test, doc: unknown): { path: string; message: string }[] {
+function issuesOf(t: Test, doc: unknown): { path: string; message: string }[] {
   try {
     parseInventory(stringify(doc), 'case.yaml');
   } catch (err) {

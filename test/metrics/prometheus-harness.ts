@@ -200,3 +200,80 @@ export function hasFiniteSample(r: QueryResult): boolean {
 }
 
 export const havePrometheus = existsSync(PROMETHEUS) && existsSync(PROMTOOL);
+
+/**
+ * Polls until every dashboard query returns at least one finite sample (or
+ * 60 s pass), then asserts it query by query. Resolves to the results by
+ * `"<panel title> <refId>"`.
+ */
+export async function assertDashboardReturnsData(t: Test, prom: PrometheusServer): Promise<Map<string, QueryResult>> {
+  const queries = dashboardQueries();
+  const results = new Map<string, QueryResult>();
+  await poll(
+    async () => {
+      for (const q of queries) {
+        const key = `${q.panel} ${q.refId}`;
+        const known = results.get(key);
+        if (known && hasFiniteSample(known)) continue;
+        results.set(key, await prom.query(substituteGrafanaVariables(q.expr)));
+      }
+      return [...results.values()].every(hasFiniteSample) ? true : undefined;
+    },
+    60_000,
+    500,
+  );
+  for (const q of queries) {
+    const r = results.get(`${q.panel} ${q.refId}`);
+    t.ok(r && hasFiniteSample(r), `${q.panel} ${q.refId} returns data: ${q.expr}`, { result: r });
+  }
+  return results;
+}
+
+/** Waits until every alert rule has been evaluated (30 s at most) and asserts health "ok". */
+export async function assertRulesHealthy(t: Test, prom: PrometheusServer): Promise<void> {
+  const expected = alertRules().map((r) => r.alert);
+  const rules = await poll(async () => {
+    const rs = await prom.rules();
+    return rs.length === expected.length && rs.every((r) => r.health !== 'unknown') ? rs : undefined;
+  }, 30_000);
+  t.same((rules ?? []).map((r) => r.name), expected, 'every rule loaded');
+  for (const r of rules ?? []) t.equal(r.health, 'ok', `${r.name} evaluates`, { lastError: r.lastError });
+}
+
+/** Waits (30 s at most) until Prometheus has scraped the ztproxy job successfully. */
+export async function waitForScrape(t: Test, prom: PrometheusServer): Promise<void> {
+  const up = await poll(async () => {
+    const r = await prom.query('up{job="ztproxy"}');
+    return r.data?.result[0]?.value[1] === '1' ? true : undefined;
+  }, 30_000);
+  t.ok(up, 'the target is scraped');
+}
+
+/** One sample of Prometheus text. */
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text format 0.0.4 (enough of it for ztproxy's own output). */
+export function parseSamples(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    }
+    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Sum of the samples named `name` whose labels include `match`. */
+export function sumOf(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
+}

@@ -8,14 +8,11 @@ import { Registry } from 'prom-client';
 import { createMetrics, HANDSHAKE_FAILURE_REASONS, UPSTREAM_ERROR_KINDS } from '../../src/metrics/definitions.js';
 import { startMetricsListener } from '../../src/metrics/listener.js';
 import {
-  alertRules,
-  dashboardQueries,
-  hasFiniteSample,
+  assertDashboardReturnsData,
+  assertRulesHealthy,
   havePrometheus,
-  poll,
   startPrometheus,
-  substituteGrafanaVariables,
-  type QueryResult,
+  waitForScrape,
 } from './prometheus-harness.js';
 
 t.test('dashboard queries and alert rules against a real Prometheus', { skip: !havePrometheus && 'prometheus not installed' }, async (t) => {
@@ -52,26 +49,8 @@ t.test('dashboard queries and alert rules against a real Prometheus', { skip: !h
   const prom = await startPrometheus(t, `127.0.0.1:${listener.address().port}`);
   if (!prom) return;
 
-  const up = await poll(async () => {
-    const r = await prom.query('up{job="ztproxy"}');
-    return r.data?.result[0]?.value[1] === '1' ? true : undefined;
-  }, 30_000);
-  t.ok(up, 'the target is scraped');
-
-  const queries = dashboardQueries();
-  const results = new Map<string, QueryResult>();
-  await poll(async () => {
-    for (const q of queries) {
-      const key = `${q.panel} ${q.refId}`;
-      if (results.has(key) && hasFiniteSample(results.get(key) as QueryResult)) continue;
-      results.set(key, await prom.query(substituteGrafanaVariables(q.expr)));
-    }
-    return [...results.values()].every(hasFiniteSample) ? true : undefined;
-  }, 60_000, 500);
-  for (const q of queries) {
-    const r = results.get(`${q.panel} ${q.refId}`);
-    t.ok(r && hasFiniteSample(r), `${q.panel} ${q.refId} returns data: ${q.expr}`, { result: r });
-  }
+  await waitForScrape(t, prom);
+  const results = await assertDashboardReturnsData(t, prom);
   const classes = (results.get('Requests per second by status class A')?.data?.result ?? []).map((s) => s.metric.class);
   t.same(classes.sort(), ['2xx', '3xx', '4xx', '5xx', 'other'], 'status classes');
   const days = results.get('Days until certificate expiry A')?.data?.result ?? [];
@@ -79,12 +58,6 @@ t.test('dashboard queries and alert rules against a real Prometheus', { skip: !h
   const crlDays = Number(days.find((s) => s.metric.cert === 'crl_next_update')?.value[1]);
   t.ok(crlDays > 6.9 && crlDays <= 7, `crl_next_update in ${crlDays} days`);
 
-  const expected = alertRules().map((r) => r.alert);
-  const rules = await poll(async () => {
-    const rs = await prom.rules();
-    return rs.length === expected.length && rs.every((r) => r.health !== 'unknown') ? rs : undefined;
-  }, 30_000);
-  t.same((rules ?? []).map((r) => r.name), expected, 'every rule loaded');
-  for (const r of rules ?? []) t.equal(r.health, 'ok', `${r.name} evaluates`, { lastError: r.lastError });
+  await assertRulesHealthy(t, prom);
   if (!t.passing()) t.comment(prom.log());
 });

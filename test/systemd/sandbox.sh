@@ -112,6 +112,20 @@ if [[ $caps == 1 ]]; then
 else
   capargs=(--inh-caps=-all --ambient-caps=-all --bounding-set=-all)
 fi
-exec setpriv --reuid="$uid" --regid="$gid" --clear-groups "${capargs[@]}" --no-new-privs -- \
+setpriv --reuid="$uid" --regid="$gid" --clear-groups "${capargs[@]}" --no-new-privs -- \
   env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 HOME=/nonexistent NODE_ENV=production "$@"
+  LANG=C.UTF-8 HOME=/nonexistent NODE_ENV=production "$@" &
+# This shell stays PID 1 of the namespace rather than exec'ing the command:
+# the kernel clears the parent-death signal of unshare --kill-child when
+# setpriv changes credentials, so only this (root) shell reliably dies with
+# unshare, and its death takes every process in the namespace along.
+# SIGTERM/SIGHUP are passed on, like KillMode=mixed and ExecReload= do.
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null' TERM INT
+trap 'kill -HUP "$child" 2>/dev/null' HUP
+status=0
+while :; do
+  wait "$child" && status=0 || status=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+exit "$status"

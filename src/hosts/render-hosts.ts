@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { ZtpError } from '../errors.js';
 import { renderNftables } from './nftables.js';
 import type { Inventory } from './schema.js';
 import { renderPrincipalsFile, renderSshdSnippet } from './sshd.js';
@@ -20,6 +21,7 @@ export interface RenderHostsOptions {
    * Prepended to every absolute path the rendered files refer to (the sshd CA
    * key, revocation list and principals directory, the proxy's TLS files).
    * Default `''`. For staging trees and tests; production renders leave it out.
+   * Must be absolute, without whitespace, quotes or `#` (else `ZTP_HOSTS_INVALID`).
    */
   pathPrefix?: string;
 }
@@ -34,6 +36,10 @@ export interface RenderHostsOptions {
  */
 export async function renderHosts(inv: Inventory, options: RenderHostsOptions): Promise<Map<string, RenderedFile>> {
   const prefix = options.pathPrefix ?? '';
+  // sshd splits arguments on whitespace and treats quotes specially: keep prefixes plain.
+  if (prefix && (!prefix.startsWith('/') || /[\s"'#]/.test(prefix))) {
+    throw new ZtpError('ZTP_HOSTS_INVALID', `path prefix ${JSON.stringify(prefix)} must be an absolute path without spaces, quotes or #`);
+  }
   const at = (path: string) => (prefix ? posix.join(prefix, path) : path);
   const keys = await loadOrCreateWgKeys(options.keysDir, inv.hosts.map((h) => h.name));
   const sshdPaths = { userCAKeys: at(inv.ssh.userCAKeys), revokedKeys: at(inv.ssh.revokedKeys), principalsDir: at(inv.ssh.principalsDir) };

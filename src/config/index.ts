@@ -1,0 +1,4 @@
+export { loadConfig, resolveConfig, parseYaml, parseHostPort, isLoopbackHost } from './load.js';
+export type { ResolvedConfig, ResolvedRoute, ResolvedUpstream, ConfigOverrides, HostPort, IdentityHeaderNames } from './load.js';
+export { ConfigSchema } from './schema.js';
+export type { Config, IdentityRule } from './schema.js';

@@ -1,0 +1,131 @@
+/**
+ * The config schema: the single source of truth for keys, types and
+ * defaults. The TypeScript types are derived from it (`Static`), never
+ * written twice. Every object rejects unknown keys: a typo must never
+ * silently switch a security control off.
+ */
+import { Type as T, type Static, type TSchema } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+const Str = (description: string, extra: object = {}) => T.String({ minLength: 1, description, ...extra });
+const Ms = (def: number, description: string) =>
+  T.Integer({ minimum: 1, maximum: 86_400_000, default: def, description: `${description} (default ${def})` });
+const StrList = (description: string) => T.Array(T.String({ minLength: 1 }), { description });
+const HeaderName = T.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$', description: 'an HTTP header name' });
+const OptionalHeader = (def: string) =>
+  T.Union([HeaderName, T.Boolean()], {
+    default: false,
+    description: `header name, true for ${def}, or false to switch off (default false)`,
+  });
+
+/** Identity rules of a route: values match exactly, `*` matches one DNS label or one path segment. */
+export const IdentityRuleSchema = T.Object(
+  {
+    cn: T.Optional(StrList('subject CN values')),
+    ou: T.Optional(StrList('subject OU values')),
+    o: T.Optional(StrList('subject O values')),
+    dns: T.Optional(StrList('SAN DNS names')),
+    uri: T.Optional(StrList('SAN URIs, e.g. SPIFFE IDs')),
+    email: T.Optional(StrList('SAN email addresses')),
+    issuer: T.Optional(StrList('issuer DNs (RFC 2253, as X-Client-Issuer-DN prints them)')),
+    serial: T.Optional(StrList('serials, hex')),
+  },
+  strict,
+);
+
+export const UpstreamObjectSchema = T.Object(
+  {
+    url: T.Optional(Str('one upstream base URL, http:// or https://')),
+    urls: T.Optional(T.Array(Str('an upstream base URL'), { minItems: 1 })),
+    ca: T.Optional(Str('CA bundle that verifies an https upstream (default: the system roots)')),
+    cert: T.Optional(Str('client certificate ztproxy presents to the upstream (mTLS)')),
+    key: T.Optional(Str('key of upstream.cert')),
+    servername: T.Optional(Str('SNI and name to verify on the upstream certificate (default: the URL host)')),
+    // Defaults of this union branch are applied in load.ts (TypeBox does not default inside unions).
+    insecurePlaintext: T.Optional(T.Boolean({ description: 'allow http:// to a non-loopback address (default false)' })),
+    connections: T.Optional(T.Integer({ minimum: 1, maximum: 10_000, description: 'pooled connections per address (default 128)' })),
+  },
+  strict,
+);
+
+export const RouteSchema = T.Object(
+  {
+    name: T.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$', description: 'route name, used as the metrics label' }),
+    host: T.Optional(Str('Host/SNI name this route serves (default: any host)')),
+    pathPrefix: T.String({ pattern: '^/', default: '/', description: 'path prefix (default "/")' }),
+    upstream: T.Union([Str('upstream URL'), UpstreamObjectSchema], { description: 'upstream URL or object' }),
+    allow: T.Optional(IdentityRuleSchema),
+    deny: T.Optional(IdentityRuleSchema),
+  },
+  strict,
+);
+
+export const ConfigSchema = T.Object(
+  {
+    listen: T.String({ minLength: 3, default: '0.0.0.0:8443', description: 'HOST:PORT of the mTLS listener (default 0.0.0.0:8443)' }),
+    workers: T.Union([T.Literal('auto'), T.Integer({ minimum: 1, maximum: 512 })], {
+      default: 1,
+      description: '"auto" (one per core) or a number (default 1)',
+    }),
+    tls: T.Object(
+      {
+        cert: Str('server certificate: leaf then chain, PEM'),
+        key: Str('server private key, PEM'),
+        clientCA: Str('trusted client CAs, PEM bundle (several CAs allowed)'),
+        crl: T.Optional(Str('CRL file, PEM (one or several CRLs)')),
+        minVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'lowest TLS version (default TLSv1.2)' }),
+        verifyDepth: T.Integer({ minimum: 1, maximum: 16, default: 3, description: 'maximum client chain depth below the trust anchor (default 3)' }),
+        sessionResumption: T.Boolean({ default: false, description: 'TLS session resumption (default false)' }),
+      },
+      strict,
+    ),
+    routes: T.Array(RouteSchema, { minItems: 1, description: 'routes, first match wins' }),
+    identityHeaders: T.Object(
+      {
+        subjectDN: T.Union([HeaderName], { default: 'X-Client-Subject-DN', description: 'subject DN header (always on; default X-Client-Subject-DN)' }),
+        issuerDN: OptionalHeader('X-Client-Issuer-DN'),
+        verify: OptionalHeader('X-Client-Verify'),
+        serial: OptionalHeader('X-Client-Serial'),
+        fingerprint: OptionalHeader('X-Client-Fingerprint'),
+        fingerprintAlgorithm: T.Union([T.Literal('sha1'), T.Literal('sha256')], { default: 'sha1', description: 'sha1 like $ssl_client_fingerprint, or sha256 (default sha1)' }),
+        cert: OptionalHeader('X-Client-Cert'),
+        xfcc: T.Boolean({ default: false, description: 'X-Forwarded-Client-Cert, Envoy format (default false)' }),
+        rfc9440: T.Boolean({ default: false, description: 'RFC 9440 Client-Cert and Client-Cert-Chain (default false)' }),
+      },
+      { ...strict, default: {} },
+    ),
+    metrics: T.Object(
+      {
+        listen: T.Union([T.String({ minLength: 3 }), T.Literal(false)], { default: '127.0.0.1:9464', description: 'HOST:PORT of /metrics, /healthz, /readyz, or false (default 127.0.0.1:9464)' }),
+      },
+      { ...strict, default: {} },
+    ),
+    log: T.Object(
+      {
+        level: T.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => T.Literal(l)), { default: 'info', description: 'pino level (default info)' }),
+        access: T.Boolean({ default: true, description: 'one JSON line per request (default true)' }),
+      },
+      { ...strict, default: {} },
+    ),
+    limits: T.Object(
+      {
+        handshakeTimeoutMs: Ms(10_000, 'TLS handshake must finish within'),
+        headersTimeoutMs: Ms(10_000, 'request headers must arrive within'),
+        requestTimeoutMs: Ms(300_000, 'whole request must arrive within'),
+        idleTimeoutMs: Ms(60_000, 'keep-alive and upgraded connections idle for longer are closed'),
+        upstreamTimeoutMs: Ms(30_000, 'upstream response headers must arrive within'),
+        maxHeaderBytes: T.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'request header block limit in bytes (default 16384)' }),
+        drainTimeoutMs: Ms(15_000, 'on SIGTERM, in-flight requests may finish within'),
+        maxConnections: T.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000, description: 'concurrent client connections per worker (default 100000)' }),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  strict,
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type RouteConfig = Static<typeof RouteSchema>;
+export type UpstreamConfig = Static<typeof UpstreamObjectSchema>;
+export type IdentityRule = Static<typeof IdentityRuleSchema>;
+export type Schema = TSchema;

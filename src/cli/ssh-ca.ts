@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { ZtpError } from '../errors.js';
 import {
   CA_KEY_TYPES, DEFAULT_TTL, initSshCA, listSshCertificates, revokeSshKey, signSshKey,
   type CaKeyType, type SshCertificateEntry,
@@ -96,6 +97,13 @@ export const sshCaCommand: CommandModule<object, object> = {
       .command(signCommand)
       .command(revokeCommand)
       .command(listCommand)
-      .demandCommand(1, 'name an ssh-ca command: init, sign, revoke or list'),
+      .demandCommand(1, 'name an ssh-ca command: init, sign, revoke or list')
+      // Throwing here stops yargs: a fail handler that only records the message
+      // lets the command handler run anyway (a sign with a typo'd flag would
+      // still issue a certificate).
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new ZtpError('ZTP_USAGE', `${msg} (run "ztproxy ssh-ca --help")`);
+      }),
   handler: () => {},
 };

@@ -14,7 +14,6 @@ import { VERSION } from './version.js';
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let usageError: string | undefined;
   const parser = yargs(argv)
     .scriptName('ztproxy')
     .version(VERSION)
@@ -24,21 +23,19 @@ export async function run(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      // Throwing stops yargs before any handler runs.
+      throw new ZtpError('ZTP_USAGE', msg);
     })
     .exitProcess(false);
   for (const c of commands) parser.command(c);
   try {
     const args = await parser.parseAsync();
-    if (usageError !== undefined) {
-      process.stderr.write(`error: ${usageError}\nrun "ztproxy --help" for usage\n`);
-      return EXIT.usage;
-    }
     const code = (args as { exitCode?: unknown }).exitCode;
     return typeof code === 'number' ? code : EXIT.ok;
   } catch (err) {
     if (err instanceof ZtpError) {
-      process.stderr.write(`error: ${describeError(err)}\n`);
+      const hint = err.code === 'ZTP_USAGE' ? 'run "ztproxy --help" for usage\n' : '';
+      process.stderr.write(`error: ${describeError(err)}\n${hint}`);
       return err.exitCode;
     }
     process.stderr.write(`error: ${describeError(err)}\n`);

@@ -40,7 +40,11 @@ export async function initSshCA(opts: InitSshCAOptions): Promise<InitSshCAResult
   if (!/^[\x20-\x7e]*$/.test(comment)) throw new ZtpError('ZTP_SSHCA_INVALID_INPUT', 'comment: printable ASCII only');
   const { dir } = opts;
   const paths = storePaths(dir);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new ZtpError('ZTP_SSHCA_STORE', `creating ${dir}`, { cause });
+  }
   return withDirLock(dir, async () => {
     for (const f of Object.values(paths)) {
       const exists = await access(f).then(() => true, () => false);

@@ -60,6 +60,19 @@ t.test('openssh oracle', { skip: noSshKeygen }, async (t) => {
     });
   }
 
+  t.test('a CA key made by ssh-keygen can be used in place of ours', async (t) => {
+    for (const type of ['ed25519', 'ecdsa', 'rsa'] as const) {
+      const ca = join(dir, `ca-byo-${type}`);
+      await initSshCA({ dir: ca });
+      const own = newKey(dir, `byo_ca_${type}`, type);
+      writeFileSync(join(ca, 'user_ca'), readFileSync(own), { mode: 0o600 });
+      writeFileSync(join(ca, 'user_ca.pub'), readFileSync(`${own}.pub`));
+      const r = await signSshKey({ dir: ca, keyPath: `${subjects[0]!.key}.pub`, identity: 'byo', principals: 'root' });
+      const fp = sshKeygen(['-l', '-f', `${own}.pub`]).stdout.split(' ')[1];
+      t.match(readCert(r.certificatePath).signingCa, fp ?? 'missing', `signed by the ssh-keygen ${type} key`);
+    }
+  });
+
   t.test('host certificate', async (t) => {
     const ca = join(dir, 'ca-host');
     await initSshCA({ dir: ca });

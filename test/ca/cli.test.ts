@@ -48,7 +48,7 @@ t.test('CLI', { skip: existsSync(MAIN) ? false : 'dist/main.js missing: run npm 
     const csr = join(dir, 'bad.csr');
     spawnSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'bad.key'), '-out', csr, '-outform', 'DER', '-subj', '/CN=x']);
     const b = readFileSync(csr);
-    b[b.length - 2] ^= 1;
+    b[b.length - 2]! ^= 1;
     writeFileSync(csr, b);
     const cases: [string, string[], number][] = [
       ['unknown key type', ['ca', 'init', '--dir', join(out, 'ca'), '--key-type', 'dsa'], 2],

@@ -64,7 +64,7 @@ t.test('a CSR whose signature fails is refused and nothing is written', async (t
   const csr = join(dir, 'req.csr');
   t.equal(openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'req.key'), '-out', csr, '-outform', 'DER', '-subj', '/CN=mallory']).code, 0);
   const bytes = readFileSync(csr);
-  bytes[bytes.length - 2] ^= 0x01; // inside the ECDSA signature value
+  bytes[bytes.length - 2]! ^= 0x01; // inside the ECDSA signature value
   const before = readFileSync(join(pki.caDir, 'index.json'), 'utf8');
   await t.rejects(signCsr({ dir: pki.caDir, csr: bytes, profile: 'client', outPath: join(dir, 'out.crt') }), { code: 'ZTP_CA_CSR_INVALID' });
   await t.rejects(signCsr({ dir: pki.caDir, csr: 'not a csr', profile: 'client' }), { code: 'ZTP_CA_CSR_INVALID' });

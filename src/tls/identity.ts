@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { certificateParts, children, decodeOid, decodeTime, type Tlv } from './der.js';
+import { formatName } from './dn.js';
+
 /**
  * The verified identity of a TLS peer, computed once per connection from the
  * DER of its certificate (never per request).
@@ -28,3 +32,92 @@ export interface PeerIdentity {
   readonly der: Buffer;
   readonly chainDer: readonly Buffer[];
 }
+
+const OID_CN = '2.5.4.3';
+const OID_OU = '2.5.4.11';
+const OID_O = '2.5.4.10';
+
+/**
+ * Extracts the identity of a verified peer from the DER of its certificate
+ * (and the DER of the chain it sent, leaf excluded). Throws a plain Error on
+ * DER it cannot read; the caller refuses such a connection.
+ */
+export function identityFromDer(der: Buffer, chainDer: readonly Buffer[] = []): PeerIdentity {
+  const parts = certificateParts(der);
+  const cn: string[] = [];
+  const ou: string[] = [];
+  const o: string[] = [];
+  for (const rdn of children(der, parts.subject)) {
+    for (const atv of children(der, rdn)) {
+      const [type, value] = children(der, atv);
+      if (!type || !value) continue;
+      const oid = decodeOid(der, type);
+      if (oid === OID_CN) cn.push(decodeString(der, value));
+      else if (oid === OID_OU) ou.push(decodeString(der, value));
+      else if (oid === OID_O) o.push(decodeString(der, value));
+    }
+  }
+  const dns: string[] = [];
+  const uri: string[] = [];
+  const email: string[] = [];
+  const ip: string[] = [];
+  if (parts.subjectAltName) {
+    for (const gn of children(der, parts.subjectAltName)) {
+      const bytes = der.subarray(gn.contentStart, gn.end);
+      if (gn.tag === 0x82) dns.push(bytes.toString('latin1'));
+      else if (gn.tag === 0x86) uri.push(bytes.toString('latin1'));
+      else if (gn.tag === 0x81) email.push(bytes.toString('latin1'));
+      else if (gn.tag === 0x87) ip.push(formatIp(bytes));
+    }
+  }
+  return {
+    subjectDN: formatName(der, parts.subject),
+    issuerDN: formatName(der, parts.issuer),
+    serial: serialHex(der, parts.serial),
+    fingerprintSha1: createHash('sha1').update(der).digest('hex'),
+    fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+    cn,
+    ou,
+    o,
+    dns,
+    uri,
+    email,
+    ip,
+    notAfterMs: decodeTime(der, parts.notAfter),
+    der,
+    chainDer,
+  };
+}
+
+/** Upper-case hex of the INTEGER's magnitude, as OpenSSL's i2a_ASN1_INTEGER prints `$ssl_client_serial`. */
+function serialHex(der: Buffer, t: Tlv): string {
+  let start = t.contentStart;
+  while (start < t.end - 1 && der[start] === 0) start++;
+  return der.subarray(start, t.end).toString('hex').toUpperCase();
+}
+
+function decodeString(der: Buffer, t: Tlv): string {
+  const bytes = der.subarray(t.contentStart, t.end);
+  switch (t.tag) {
+    case 0x0c:
+      return bytes.toString('utf8');
+    case 0x1e: {
+      const swapped = Buffer.from(bytes);
+      swapped.swap16();
+      return swapped.toString('utf16le');
+    }
+    default:
+      return bytes.toString('latin1');
+  }
+}
+
+function formatIp(bytes: Buffer): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  if (bytes.length === 16) {
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+    return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  }
+  return bytes.toString('hex');
+}
+

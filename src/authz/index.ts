@@ -1,0 +1,1 @@
+export { IdentityPolicy, type Decision } from './policy.js';

@@ -1,0 +1,142 @@
+/**
+ * `workers > 1`: a node:cluster primary that forks the workers, restarts
+ * one that dies (with backoff), forwards SIGHUP, drains all on SIGTERM and
+ * serves one aggregated /metrics. Workers share the listening socket
+ * through the primary.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { ResolvedConfig } from '../config/index.js';
+import { describeError, EXIT } from '../errors.js';
+import type { EchoUpstream } from '../dev/echo-upstream.js';
+import { createLogger } from '../log/logger.js';
+import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
+import { ProxyServer } from '../server.js';
+import { prepare, printDevNote, reloadConfig, socketActivationHandle, warnInsecure, type ServeOptions } from './serve.js';
+
+const MSG_RELOAD = 'ztproxy:reload';
+const MSG_STOP = 'ztproxy:stop';
+const MSG_READY = 'ztproxy:ready';
+
+export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count: number, echo: EchoUpstream | null, devNote: string | null): Promise<number> {
+  const { log, flush } = createLogger(config.log.level, { role: 'primary' });
+  warnInsecure(config, log);
+  const env = { ZTPROXY_WORKER_OVERRIDES: JSON.stringify(o.overrides) };
+  // Socket activation: the primary owns fd 3 and hands it to the workers through cluster's shared handle.
+  const activated = socketActivationHandle();
+  if (activated) (env as Record<string, string>).ZTPROXY_LISTEN_FD = String(activated.fd);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ztproxy_primary_' });
+  const aggregator = createPrimaryAggregator({ registry });
+  let stopping = false;
+  let restarts = 0;
+  let printed = false;
+  const fork = (): Worker => {
+    const w = cluster.fork(env);
+    w.on('message', (m: unknown) => {
+      if (m && typeof m === 'object' && (m as { type?: string }).type === MSG_READY && !printed) {
+        printed = true;
+        flush();
+        printDevNote((m as unknown as { port: number }).port, devNote);
+      }
+    });
+    return w;
+  };
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) return;
+    restarts++;
+    const delayMs = Math.min(30_000, 100 * 2 ** Math.min(restarts, 8));
+    log.error({ workerPid: w.process.pid, code, signal, restartInMs: delayMs }, 'worker exited; restarting');
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delayMs).unref();
+  });
+  for (let i = 0; i < count; i++) fork();
+  // Reset the backoff once workers have stayed up for a while.
+  const calm = setInterval(() => (restarts = 0), 60_000);
+  calm.unref();
+  const metricsListener = config.metricsAddress
+    ? await startMetricsListener({
+        host: config.metricsAddress.host,
+        port: config.metricsAddress.port,
+        aggregate: () => aggregator.metrics(),
+        ready: () => {
+          const n = Object.keys(cluster.workers ?? {}).length;
+          return { ok: n > 0, checks: { workers: n > 0 } };
+        },
+      })
+    : null;
+  log.info({ workers: count, metrics: metricsListener?.address() ?? null }, 'ztproxy primary started');
+  return new Promise<number>((resolve) => {
+    const onHup = () => {
+      // Validate first so a broken config is reported once, here; workers still count their own reloads.
+      reloadConfig(o).then(
+        () => {
+          for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: MSG_RELOAD });
+        },
+        (err) => {
+          log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving');
+          for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: MSG_RELOAD });
+        },
+      );
+    };
+    const onStop = (signal: string) => {
+      stopping = true;
+      log.info({ signal }, 'draining workers');
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      const exits = workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
+      for (const w of workers) w.send({ type: MSG_STOP });
+      const hardStop = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), config.limits.drainTimeoutMs + 5_000);
+      void Promise.all(exits).then(async () => {
+        clearTimeout(hardStop);
+        aggregator.close();
+        await metricsListener?.close();
+        await echo?.close();
+        log.info({}, 'stopped');
+        flush();
+        resolve(EXIT.ok);
+      });
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+}
+
+export async function runWorker(o: ServeOptions): Promise<number> {
+  const { config } = await prepare(o);
+  const { log, flush } = createLogger(config.log.level, { role: 'worker', worker: cluster.worker?.id });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createMetrics(registry);
+  createWorkerMetricsResponder(registry);
+  const server = await ProxyServer.create(config, { log, metrics });
+  const fd = process.env.ZTPROXY_LISTEN_FD;
+  const address = await server.listen(fd ? { fd: Number(fd) } : undefined);
+  process.send?.({ type: MSG_READY, port: address.port });
+  return new Promise<number>((resolve) => {
+    let reloading = false;
+    const stop = () => {
+      void server.close().then(() => {
+        flush();
+        resolve(EXIT.ok);
+      });
+    };
+    process.on('message', (m: unknown) => {
+      const type = m && typeof m === 'object' ? (m as { type?: string }).type : undefined;
+      if (type === MSG_STOP) stop();
+      if (type === MSG_RELOAD && !reloading) {
+        reloading = true;
+        server
+          .reload(() => reloadConfig(o))
+          .then(() => log.info({}, 'config reloaded'))
+          .catch((err) => log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving'))
+          .finally(() => (reloading = false));
+      }
+    });
+    // The primary decides when to stop; signals from a terminal's process group are ignored here.
+    process.on('SIGINT', () => {});
+    process.on('SIGTERM', stop);
+    process.on('SIGHUP', () => {});
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Per-connection state: the verified peer identity and what is derived from
+ * it, computed once per connection (identity headers per config
+ * generation, policy decisions per route).
+ */
+import type { Logger } from 'pino';
+import type { Decision } from '../authz/index.js';
+import type { PeerIdentity } from '../tls/identity.js';
+import { buildIdentityHeaders } from './identity-headers.js';
+import type { Runtime } from './runtime.js';
+
+export class ClientConnection {
+  readonly id: string;
+  readonly identity: PeerIdentity;
+  /** TLS server name the client asked for (lower case), '' without SNI. */
+  readonly sni: string;
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  #generation = 0;
+  #headers: readonly string[] = [];
+  #decisions: (Decision | undefined)[] = [];
+
+  constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger) {
+    this.id = id;
+    this.identity = identity;
+    this.sni = sni;
+    this.remoteAddress = remoteAddress;
+    this.log = log;
+  }
+
+  #sync(rt: Runtime): void {
+    if (this.#generation !== rt.generation) {
+      this.#generation = rt.generation;
+      this.#headers = buildIdentityHeaders(this.identity, rt.identityOptions);
+      this.#decisions = [];
+    }
+  }
+
+  /** Identity headers under the config of `rt`. */
+  identityHeaders(rt: Runtime): readonly string[] {
+    this.#sync(rt);
+    return this.#headers;
+  }
+
+  /** Policy decision of route `index` under `rt`, evaluated once per connection. */
+  decision(rt: Runtime, index: number): Decision {
+    this.#sync(rt);
+    let d = this.#decisions[index];
+    if (d === undefined) {
+      d = rt.routes[index]!.policy.evaluate(this.identity);
+      this.#decisions[index] = d;
+    }
+    return d;
+  }
+}

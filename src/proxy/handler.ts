@@ -1,0 +1,127 @@
+/**
+ * The request path: target checks, routing, identity policy, header
+ * rewrite, forwarding. Runs once per request, so it does no I/O of its own
+ * and reads everything per-connection from the ClientConnection.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ClientConnection } from './connection.js';
+import { Exchange } from './forward.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { normalizePath } from './normalize-path.js';
+import { sendError } from './respond.js';
+import { hostOf } from './router.js';
+import type { RouteRuntime, Runtime } from './runtime.js';
+
+/** Where the connection state lives on each TLS socket. */
+export const kConnection = Symbol('ztproxy.connection');
+
+export interface ConnectionSocket {
+  [kConnection]?: ClientConnection;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
+
+export interface Target {
+  readonly host: string;
+  readonly path: string;
+  readonly rr: RouteRuntime;
+  readonly requestId: string;
+}
+
+export class RequestHandler {
+  readonly #runtime: () => Runtime;
+  readonly #log: Logger;
+
+  constructor(runtime: () => Runtime, log: Logger) {
+    this.#runtime = runtime;
+    this.#log = log;
+  }
+
+  /**
+   * Checks the target and policy of `req`. Answers the error itself (and
+   * returns null) when the request must not go upstream.
+   */
+  #resolve(req: IncomingMessage, res: ServerResponse | null, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
+    const inboundId = req.headers['x-request-id'];
+    const requestId = typeof inboundId === 'string' && REQUEST_ID.test(inboundId) ? inboundId : randomUUID();
+    let url = req.url ?? '';
+    let host = hostOf(req.headers.host);
+    if (url.charCodeAt(0) !== 0x2f) {
+      // absolute-form (RFC 9112 §3.2.2): accepted only when it names the Host the request carries
+      let u: URL | null = null;
+      try {
+        u = /^https?:\/\//i.test(url) ? new URL(url) : null;
+      } catch {
+        u = null;
+      }
+      if (u === null || hostOf(u.host) !== host) {
+        fail(400, requestId, 'request target must be origin-form, or absolute-form naming the Host');
+        return null;
+      }
+      url = u.pathname + u.search;
+    }
+    if (host === '') {
+      fail(400, requestId, 'missing or malformed Host');
+      return null;
+    }
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const normalized = normalizePath(rawPath);
+    if (normalized === null) {
+      fail(400, requestId, 'malformed path');
+      return null;
+    }
+    const path = q < 0 ? normalized : normalized + url.slice(q);
+    const m = rt.router.match(host, normalized, conn.sni);
+    if (m.kind === 'misdirected') {
+      fail(421, requestId);
+      return null;
+    }
+    if (m.kind === 'none') {
+      fail(404, requestId);
+      return null;
+    }
+    const rr = rt.routeRuntime(m.route);
+    const d = conn.decision(rt, m.route.index);
+    if (!d.allowed) {
+      rr.denied.inc();
+      rr.countRequest(403);
+      conn.log.warn({ reqId: requestId, route: m.route.name, dn: conn.identity.subjectDN, rule: d.rule, method: req.method, path }, 'request denied by identity policy');
+      fail(403, requestId);
+      return null;
+    }
+    void res;
+    return { host, path, rr, requestId };
+  }
+
+  /** The 'request' listener of the HTTP server. */
+  onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const t0 = performance.now();
+    const conn = (req.socket as ConnectionSocket)[kConnection];
+    if (conn === undefined) {
+      // Unreachable: only verified connections are handed to HTTP. Refuse rather than forward without identity.
+      req.socket.destroy();
+      return;
+    }
+    const rt = this.#runtime();
+    const target = this.#resolve(req, res, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
+    if (target === null) return;
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const headers = upstreamRequestHeaders(
+      req.rawHeaders,
+      { host: req.headers.host!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+      rt.identityNames,
+    );
+    const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, { accessLog: rt.config.log.access }, t0);
+    ex.start({ method: req.method as 'GET', path: target.path, headers, body: hasBody ? req : null });
+  };
+
+  /** The 'connect' listener: ztproxy never tunnels. */
+  onConnect = (req: IncomingMessage, socket: Duplex): void => {
+    this.#log.debug({ method: 'CONNECT', target: req.url }, 'connect refused');
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  };
+}

@@ -1,0 +1,22 @@
+import type { ServerResponse } from 'node:http';
+
+const REASON: Record<number, string> = {
+  400: 'bad request',
+  403: 'forbidden by identity policy',
+  404: 'no route',
+  405: 'method not allowed',
+  421: 'misdirected request: TLS server name and Host name different virtual hosts',
+  431: 'request header fields too large',
+  502: 'upstream unavailable',
+  504: 'upstream timed out',
+};
+
+/** Answers with a small JSON error carrying the request id; never throws. */
+export function sendError(res: ServerResponse, status: number, requestId: string, message = REASON[status] ?? 'error', close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({ error: message, status, requestId }) + '\n';
+  const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId];
+  if (close) headers.push('connection', 'close');
+  res.writeHead(status, headers);
+  res.end(body);
+}

@@ -1,0 +1,251 @@
+/**
+ * Composition root and lifecycle of one serving process: start, reload,
+ * drain, stop.
+ *
+ * Accept path: tls.Server does the handshake with `requestCert: true` and
+ * the client-CA bundle and CRL. Node verifies the client chain after the
+ * handshake (its OpenSSL verify callback defers the decision), so the
+ * server checks `authorized` itself in 'secureConnection' and destroys
+ * every unverified socket before it is handed to HTTP: nothing from such a
+ * client is ever parsed, let alone forwarded. This also gives the exact
+ * OpenSSL verify error for the metrics (`authorizationError`).
+ */
+import { constants, randomBytes, type X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from './config/index.js';
+import { HandshakeFailureLog } from './log/handshake-failure-log.js';
+import type { Metrics } from './metrics/index.js';
+import { ClientConnection } from './proxy/connection.js';
+import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
+import { Runtime } from './proxy/runtime.js';
+import { handshakeErrorReason, identityFromDer, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import type { HandshakeFailureReason } from './metrics/index.js';
+
+const kAcceptedAt = Symbol('ztproxy.acceptedAt');
+type AcceptedSocket = Socket & { [kAcceptedAt]?: number };
+
+/** The TCP socket under a server-side TLSSocket (Node keeps it as `_parent`). */
+function rawSocketOf(s: tls.TLSSocket): AcceptedSocket | undefined {
+  return (s as unknown as { _parent?: AcceptedSocket })._parent;
+}
+
+export interface ProxyServerDeps {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export class ProxyServer {
+  #config: ResolvedConfig;
+  #runtime: Runtime;
+  #material: TlsMaterial;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #tls: tls.Server;
+  readonly #http: http.Server;
+  readonly #handshakeLog: HandshakeFailureLog;
+  readonly #sockets = new Set<tls.TLSSocket>();
+  #nextConnId = 0;
+  readonly #connPrefix = randomBytes(3).toString('hex');
+  #closing: Promise<void> | null = null;
+
+  private constructor(config: ResolvedConfig, material: TlsMaterial, deps: ProxyServerDeps) {
+    this.#config = config;
+    this.#material = material;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.#runtime = new Runtime(config, deps.metrics);
+    this.#handshakeLog = new HandshakeFailureLog(deps.log);
+    this.#handshakeLog.startAutoFlush();
+    this.#updateExpiry();
+    const handler = new RequestHandler(() => this.#runtime, deps.log);
+    const limits = config.limits;
+    this.#http = http.createServer({
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      requireHostHeader: true,
+      insecureHTTPParser: false,
+    });
+    this.#http.on('request', handler.onRequest);
+    this.#http.on('connect', handler.onConnect);
+    this.#tls = tls.createServer({
+      ...material.options,
+      requestCert: true,
+      // Verification is enforced in #onSecure (see the module comment); OpenSSL still verifies the chain.
+      rejectUnauthorized: false,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      ALPNProtocols: ['http/1.1'],
+      secureOptions: ProxyServer.secureOptions(config),
+      sessionIdContext: 'ztproxy',
+    });
+    this.#tls.maxConnections = limits.maxConnections;
+    this.#tls.prependListener('connection', (raw: AcceptedSocket) => {
+      raw[kAcceptedAt] = performance.now();
+    });
+    this.#tls.on('secureConnection', this.#onSecure);
+    this.#tls.on('tlsClientError', this.#onTlsError);
+  }
+
+  /** No renegotiation ever; no session tickets unless `tls.sessionResumption`. */
+  static secureOptions(config: ResolvedConfig): number {
+    let opts = constants.SSL_OP_NO_RENEGOTIATION;
+    if (!config.tls.sessionResumption) opts |= constants.SSL_OP_NO_TICKET;
+    return opts;
+  }
+
+  /** Loads TLS material and builds the server; binds nothing. Throws ZtpError on bad material. */
+  static async create(config: ResolvedConfig, deps: ProxyServerDeps): Promise<ProxyServer> {
+    const material = await loadTlsMaterial(config);
+    return new ProxyServer(config, material, deps);
+  }
+
+  get config(): ResolvedConfig {
+    return this.#config;
+  }
+
+  get material(): TlsMaterial {
+    return this.#material;
+  }
+
+  /** Binds the mTLS listener (or adopts `handle`, e.g. a socket-activated fd). Resolves to the bound address. */
+  async listen(handle?: { fd: number }): Promise<{ host: string; port: number }> {
+    const { host, port } = this.#config.listenAddress;
+    await new Promise<void>((resolve, reject) => {
+      this.#tls.once('error', reject);
+      const done = () => {
+        this.#tls.off('error', reject);
+        resolve();
+      };
+      if (handle) this.#tls.listen(handle, done);
+      else this.#tls.listen({ host, port, backlog: 4096 }, done);
+    });
+    this.#tls.on('error', (err) => this.#log.error({ err }, 'listener error'));
+    const a = this.#tls.address();
+    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host, port };
+  }
+
+  /**
+   * Loads and applies a new config. New connections use the new TLS material; requests
+   * use the new routes from now on; connections in flight finish. On any
+   * error the old config keeps serving and the error is thrown.
+   */
+  async reload(load: () => Promise<ResolvedConfig>): Promise<void> {
+    try {
+      const config = await load();
+      const material = await loadTlsMaterial(config);
+      const runtime = new Runtime(config, this.#metrics);
+      this.#tls.setSecureContext({ ...material.options, sessionIdContext: 'ztproxy' });
+      const old = this.#runtime;
+      this.#runtime = runtime;
+      this.#config = config;
+      this.#material = material;
+      this.#updateExpiry();
+      this.#metrics.configReloads.inc({ result: 'ok' });
+      void old.close();
+    } catch (err) {
+      this.#metrics.configReloads.inc({ result: 'failed' });
+      throw err;
+    }
+  }
+
+  /** Readiness: listening and material loaded. */
+  get listening(): boolean {
+    return this.#tls.listening;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `drainMs`,
+   * then closes what is left. Idempotent.
+   */
+  close(drainMs = this.#config.limits.drainTimeoutMs): Promise<void> {
+    this.#closing ??= this.#drain(drainMs);
+    return this.#closing;
+  }
+
+  async #drain(drainMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
+    this.#http.closeIdleConnections();
+    const deadline = Date.now() + drainMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) {
+      this.#http.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const s of this.#sockets) s.destroy();
+    await closed;
+    this.#handshakeLog.close();
+    await this.#runtime.close();
+  }
+
+  #updateExpiry(): void {
+    const g = this.#metrics.certificateExpiry;
+    const m = this.#material;
+    g.set({ cert: 'server' }, m.serverNotAfterMs / 1000);
+    g.set({ cert: 'client_ca' }, m.clientCaNotAfterMs / 1000);
+    if (m.crlNextUpdateMs !== null) g.set({ cert: 'crl_next_update' }, m.crlNextUpdateMs / 1000);
+    else g.remove({ cert: 'crl_next_update' });
+  }
+
+  #handshakeFailed(reason: HandshakeFailureReason, s: tls.TLSSocket, extra: Record<string, unknown>): void {
+    const m = this.#metrics;
+    m.handshakes.inc({ result: 'failed', reason });
+    const t0 = rawSocketOf(s)?.[kAcceptedAt];
+    if (t0 !== undefined) m.handshakeDuration.observe({ result: 'failed' }, (performance.now() - t0) / 1000);
+    this.#handshakeLog.failed({ reason, remoteAddress: s.remoteAddress ?? rawSocketOf(s)?.remoteAddress, ...extra });
+  }
+
+  #onTlsError = (err: Error & { code?: string }, s: tls.TLSSocket): void => {
+    this.#handshakeFailed(handshakeErrorReason(err.code), s, { code: err.code });
+  };
+
+  #onSecure = (s: tls.TLSSocket): void => {
+    const cert = s.getPeerX509Certificate();
+    if (!s.authorized || cert === undefined) {
+      // nodejs/node#35317: a resumed session may report `authorized` without a peer certificate; refuse it too.
+      const reason = verifyFailureReason(s.authorizationError as unknown as string | null, cert !== undefined);
+      this.#handshakeFailed(reason, s, { verifyError: s.authorizationError ?? null });
+      s.destroy();
+      return;
+    }
+    let identity;
+    try {
+      identity = identityFromDer(cert.raw, this.#config.identityHeaders.rfc9440 ? chainOf(cert) : []);
+    } catch (err) {
+      this.#handshakeFailed('bad_certificate', s, { err });
+      s.destroy();
+      return;
+    }
+    const m = this.#metrics;
+    m.handshakes.inc({ result: 'ok', reason: '' });
+    const t0 = rawSocketOf(s)?.[kAcceptedAt];
+    if (t0 !== undefined) m.handshakeDuration.observe({ result: 'ok' }, (performance.now() - t0) / 1000);
+    m.connectionsActive.inc();
+    this.#sockets.add(s);
+    s.once('close', () => {
+      m.connectionsActive.dec();
+      this.#sockets.delete(s);
+    });
+    const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
+    const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
+    const log = this.#log.child({ connId: id });
+    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', log);
+    this.#http.emit('connection', s);
+  };
+}
+
+/** DER of the certificates the peer sent above its leaf. */
+function chainOf(leaf: X509Certificate): Buffer[] {
+  const out: Buffer[] = [];
+  let cur = leaf.issuerCertificate;
+  let prev = leaf;
+  while (cur !== undefined && cur !== null && out.length < 10 && !cur.raw.equals(prev.raw)) {
+    out.push(cur.raw);
+    prev = cur;
+    cur = cur.issuerCertificate;
+  }
+  return out;
+}

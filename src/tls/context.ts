@@ -1,0 +1,121 @@
+/**
+ * The server's TLS material: read, parsed and checked before any socket is
+ * bound (and again on every reload, where a failure keeps the old material).
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
+import { X509Crl } from '@peculiar/x509';
+import type { ResolvedConfig } from '../config/index.js';
+import { ZtpError } from '../errors.js';
+
+/** Options for tls.Server / setSecureContext, plus what metrics and `--check` report. */
+export interface TlsMaterial {
+  readonly options: tls.SecureContextOptions;
+  /** Not-after of the server leaf, epoch ms. */
+  readonly serverNotAfterMs: number;
+  /** Earliest not-after among the client CAs, epoch ms. */
+  readonly clientCaNotAfterMs: number;
+  /** Earliest nextUpdate among the CRLs, epoch ms; null without CRL. */
+  readonly crlNextUpdateMs: number | null;
+  readonly serverSubject: string;
+  readonly clientCaSubjects: readonly string[];
+  readonly crlCount: number;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const PEM_CRL = /-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g;
+
+async function readMaterial(path: string, key: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new ZtpError('ZTP_TLS_MATERIAL', `${key}: cannot read ${path}`, { cause });
+  }
+}
+
+function parseCerts(pem: Buffer, key: string, path: string): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(PEM_CERT) ?? [];
+  if (blocks.length === 0) throw new ZtpError('ZTP_TLS_MATERIAL', `${key}: ${path} holds no PEM certificate`);
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b);
+    } catch (cause) {
+      throw new ZtpError('ZTP_TLS_MATERIAL', `${key}: certificate ${i + 1} in ${path} does not parse`, { cause });
+    }
+  });
+}
+
+/**
+ * Cipher policy: Node's defaults at OpenSSL security level 2, which refuses
+ * RSA/DH keys under 2048 bits and SHA-1 signatures in certificate chains.
+ */
+export const CIPHERS = `${tls.DEFAULT_CIPHERS}:@SECLEVEL=2`;
+
+/**
+ * Reads and checks `tls.*` of `config`. Throws ZtpError `ZTP_TLS_MATERIAL`
+ * (naming the key and file) or `ZTP_TLS_KEY_MISMATCH`.
+ */
+export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMaterial> {
+  const t = config.tls;
+  const [cert, key, ca, crl] = await Promise.all([
+    readMaterial(t.cert, 'tls.cert'),
+    readMaterial(t.key, 'tls.key'),
+    readMaterial(t.clientCA, 'tls.clientCA'),
+    t.crl !== undefined ? readMaterial(t.crl, 'tls.crl') : Promise.resolve(undefined),
+  ]);
+  const chain = parseCerts(cert, 'tls.cert', t.cert);
+  const leaf = chain[0]!;
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (cause) {
+    throw new ZtpError('ZTP_TLS_MATERIAL', `tls.key: ${t.key} is not a readable unencrypted PEM private key`, { cause });
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw new ZtpError('ZTP_TLS_KEY_MISMATCH', `tls.key: ${t.key} does not belong to the certificate in ${t.cert}`);
+  }
+  const cas = parseCerts(ca, 'tls.clientCA', t.clientCA);
+  let crlNextUpdateMs: number | null = null;
+  let crlCount = 0;
+  if (crl !== undefined) {
+    const blocks = crl.toString('latin1').match(PEM_CRL) ?? [];
+    if (blocks.length === 0) throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: ${t.crl} holds no PEM CRL`);
+    for (const b of blocks) {
+      let parsed: X509Crl;
+      try {
+        parsed = new X509Crl(b);
+      } catch (cause) {
+        throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: a CRL in ${t.crl} does not parse`, { cause });
+      }
+      crlCount++;
+      if (parsed.nextUpdate) {
+        const ms = parsed.nextUpdate.getTime();
+        crlNextUpdateMs = crlNextUpdateMs === null ? ms : Math.min(crlNextUpdateMs, ms);
+      }
+    }
+  }
+  const options: tls.SecureContextOptions = {
+    cert,
+    key,
+    ca,
+    ...(crl !== undefined ? { crl } : {}),
+    minVersion: t.minVersion,
+    ciphers: CIPHERS,
+    honorCipherOrder: true,
+  };
+  try {
+    tls.createSecureContext(options);
+  } catch (cause) {
+    throw new ZtpError('ZTP_TLS_MATERIAL', `tls: OpenSSL refused the material (${t.cert}, ${t.key}, ${t.clientCA}${t.crl ? `, ${t.crl}` : ''})`, { cause });
+  }
+  return {
+    options,
+    serverNotAfterMs: Date.parse(leaf.validTo),
+    clientCaNotAfterMs: Math.min(...cas.map((c) => Date.parse(c.validTo))),
+    crlNextUpdateMs,
+    serverSubject: leaf.subject.replace(/\n/g, ', '),
+    clientCaSubjects: cas.map((c) => c.subject.replace(/\n/g, ', ')),
+    crlCount,
+  };
+}

@@ -1,0 +1,4 @@
+export { formatDN, formatName } from './dn.js';
+export { identityFromDer, type PeerIdentity } from './identity.js';
+export { loadTlsMaterial, CIPHERS, type TlsMaterial } from './context.js';
+export { verifyFailureReason, handshakeErrorReason } from './handshake-reason.js';

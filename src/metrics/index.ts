@@ -2,3 +2,4 @@
 export * from './definitions.js';
 export * from './listener.js';
 export * from './cluster.js';
+export * from './handshake-reason.js';

@@ -29,6 +29,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #host: string;
   readonly #ctx: ExchangeContext;
   readonly #t0: number;
+  /** Kept here: `req.socket` is null once the response has detached from it. */
+  readonly #socket: IncomingMessage['socket'];
   readonly #bytesIn0: number;
   readonly #bytesOut0: number;
   #tSent = 0;
@@ -52,6 +54,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#path = path;
     this.#ctx = ctx;
     this.#t0 = t0;
+    this.#socket = req.socket;
     this.#bytesIn0 = req.socket.bytesRead;
     this.#bytesOut0 = req.socket.bytesWritten;
     res.once('close', this.#onClientClose);
@@ -134,7 +137,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#rr.countRequest(status);
     this.#rr.duration.observe(durationMs / 1000);
     if (this.#ctx.accessLog) {
-      const sock = this.#req.socket;
+      const sock = this.#socket;
       const id = this.#conn.identity;
       this.#conn.log.info(
         {

@@ -99,6 +99,17 @@ export class RequestHandler {
 
   /** The 'request' listener of the HTTP server. */
   onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.#handle(req, res);
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      this.#log.error({ err, method: req.method }, 'request handler failed');
+      if (!res.headersSent) sendError(res, 500, 'unknown', 'internal error', true);
+      else res.destroy();
+    }
+  };
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
     const conn = (req.socket as ConnectionSocket)[kConnection];
     if (conn === undefined) {
@@ -117,7 +128,7 @@ export class RequestHandler {
     );
     const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, { accessLog: rt.config.log.access }, t0);
     ex.start({ method: req.method as 'GET', path: target.path, headers, body: hasBody ? req : null });
-  };
+  }
 
   /** The 'connect' listener: ztproxy never tunnels. */
   onConnect = (req: IncomingMessage, socket: Duplex): void => {

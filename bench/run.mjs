@@ -1,0 +1,581 @@
+// Side-by-side macro bench (issue 9): what one ztproxy worker costs next to one nginx worker and the
+// naive Node proxy, on the same machine, upstream, certificates and load generator.
+//
+// Systems, each one worker on loopback with the same ECDSA P-256 certificates and TLS 1.3:
+//   nginx    Debian nginx terminating mTLS ($ssl_client_s_dn as X-Client-Subject-DN), keepalive upstream pool
+//   naive    rivals/naive-node-proxy.mjs (https + undici Pool), the yardstick of the issue
+//   zt       ztproxy with the quick-start flags (no access log, no metrics, no policy)
+//   zt-all   ztproxy with every feature on: access log, metrics, an allow policy, three extra identity headers
+// One upstream for all: nginx (worker_processes 1) answering 200 "ok", so the upstream costs the same
+// for every proxy; /dn echoes the X-Client-Subject-DN it received, which the harness checks first.
+// The upstream shares the 2 cores with the proxy and the load generator: absolute numbers are lower
+// than on a dedicated box, ratios are what this bench claims.
+//
+// Workloads, interleaved per repetition (system order rotated each time):
+//   keep-alive   ab -k -c CONNECTIONS -n N -E client.pem       (request cost on established connections)
+//   handshake    ab -c HS_CONNECTIONS -n M -E client.pem       (full mTLS handshake + one request each)
+//   resumed      openssl s_time -reuse -time DURATION          (handshakes with session reuse offered;
+//                ztproxy has resumption off by default, so for it these are full handshakes)
+// CPU per request / handshake comes from utime+stime of the proxy's process tree (/proc/PID/stat)
+// before and after each run; peak RSS from VmHWM. Then an idle test holds IDLE keep-alive mTLS
+// connections to each proxy and reports the RSS growth per connection.
+//
+// Env knobs: N (keep-alive requests, 20000), M (handshake requests, 1000), REPS (3), CONNECTIONS (50),
+// HS_CONNECTIONS (20), DURATION (s_time seconds, 5), IDLE (idle connections, 2000), ONLY (comma list
+// of systems), BASE_PORT (19400), SKIP (comma list of keepalive,handshake,resumed,idle),
+// BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload),
+// RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assertFree, cpuSeconds, memory, median, parseAb, parseSTime, sleep, waitForPort } from './lib.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const OUT = path.join(HERE, 'out');
+const MAIN = path.join(ROOT, 'dist', 'main.js');
+
+const env = process.env;
+const N = Number(env.N ?? 20000);
+const M = Number(env.M ?? 1000);
+const REPS = Number(env.REPS ?? 3);
+const CONNECTIONS = Number(env.CONNECTIONS ?? 50);
+const HS_CONNECTIONS = Number(env.HS_CONNECTIONS ?? 20);
+const DURATION = Number(env.DURATION ?? 5);
+const IDLE = Number(env.IDLE ?? 2000);
+const BASE_PORT = Number(env.BASE_PORT ?? 19400);
+const PROFILE = env.BENCH_PROFILE === '1';
+const SKIP = new Set((env.SKIP ?? '').split(',').filter(Boolean));
+const RESULTS = env.RESULTS ?? path.join(HERE, 'RESULTS.md');
+const RUN_TIMEOUT_MS = 600_000;
+
+const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all'];
+const ONLY = env.ONLY ? env.ONLY.split(',') : SYSTEMS;
+for (const s of ONLY) if (!SYSTEMS.includes(s)) throw new Error(`ONLY: unknown system ${s} (${SYSTEMS.join(', ')})`);
+if (!ONLY.includes('nginx')) console.warn('ONLY without nginx: no ratios');
+
+const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5 };
+
+// ---------------------------------------------------------------------------------------------
+// Processes: everything started is recorded here and stopped by PID, also on failure or Ctrl-C.
+const started = new Map(); // name -> ChildProcess
+
+function start(name, cmd, args, opts = {}) {
+  const log = openSync(path.join(OUT, `${name}.log`), 'w');
+  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? log, log], env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT });
+  closeSync(log);
+  child.exitedEarly = false;
+  child.on('exit', () => (child.exitedEarly = true));
+  started.set(name, child);
+  return child;
+}
+
+async function stop(name, { graceMs = 5000 } = {}) {
+  const child = started.get(name);
+  if (!child) return;
+  started.delete(name);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+async function stopAll() {
+  await Promise.all([...started.keys()].map((n) => stop(n)));
+}
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`\n${sig}: stopping what the bench started`);
+    stopAll().finally(() => process.exit(130));
+  });
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: RUN_TIMEOUT_MS, maxBuffer: 64 << 20, cwd: ROOT, ...opts });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  return r;
+}
+
+function must(cmd, args, opts) {
+  const r = run(cmd, args, opts);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates: the project's own CA, ECDSA P-256, one server and one client certificate.
+function makeCerts() {
+  const dir = path.join(OUT, 'certs');
+  rmSync(dir, { recursive: true, force: true });
+  must(process.execPath, [MAIN, 'ca', 'init', '--dir', `${dir}/ca`]);
+  must(process.execPath, [MAIN, 'ca', 'issue-server', '--dir', `${dir}/ca`, '--dns', 'localhost', '--ip', '127.0.0.1', '--out-dir', `${dir}/server`]);
+  must(process.execPath, [MAIN, 'ca', 'issue-client', '--dir', `${dir}/ca`, '--cn', 'bench', '--ou', 'bench', '--out-dir', `${dir}/client`]);
+  const c = {
+    ca: `${dir}/ca/ca.crt`,
+    serverCrt: `${dir}/server/localhost.crt`,
+    serverKey: `${dir}/server/localhost.key`,
+    clientCrt: `${dir}/client/bench.crt`,
+    clientKey: `${dir}/client/bench.key`,
+    clientPem: `${dir}/client/client.pem`, // ab -E wants certificate chain and key in one file
+    naiveDir: `${dir}/naive`, // the naive proxy's fixed file names
+  };
+  writeFileSync(c.clientPem, readFileSync(c.clientCrt, 'utf8') + readFileSync(c.clientKey, 'utf8'));
+  mkdirSync(c.naiveDir);
+  writeFileSync(`${c.naiveDir}/server.crt`, readFileSync(c.serverCrt));
+  writeFileSync(`${c.naiveDir}/server.key`, readFileSync(c.serverKey));
+  writeFileSync(`${c.naiveDir}/ca.crt`, readFileSync(c.ca));
+  c.subjectDN = must('openssl', ['x509', '-in', c.clientCrt, '-noout', '-subject', '-nameopt', 'RFC2253']).trim().replace(/^subject=/, '');
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx configurations (written per run; prefix directories under out/).
+function nginxCommon(dir) {
+  for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(`${dir}/tmp/${t}`, { recursive: true });
+  return `worker_processes 1;
+worker_rlimit_nofile 60000;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 30000; }
+`;
+}
+const nginxTemp = (dir) =>
+  `client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/fastcgi; uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;`;
+
+function writeUpstreamConf() {
+  const dir = path.join(OUT, 'nginx-upstream');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    `${dir}/nginx.conf`,
+    `${nginxCommon(dir)}http {
+  access_log off;
+  ${nginxTemp(dir)}
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:${PORTS.upstream} backlog=4096;
+    default_type text/plain;
+    location = /dn { return 200 "$http_x_client_subject_dn"; }
+    location / { return 200 "ok"; }
+  }
+}
+`,
+  );
+  return dir;
+}
+
+function writeNginxProxyConf(c) {
+  const dir = path.join(OUT, 'nginx-proxy');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    `${dir}/nginx.conf`,
+    `${nginxCommon(dir)}http {
+  access_log off;
+  ${nginxTemp(dir)}
+  upstream up {
+    server 127.0.0.1:${PORTS.upstream};
+    keepalive 64;
+    keepalive_requests 10000000;
+  }
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:${PORTS.nginx} ssl backlog=4096;
+    ssl_protocols TLSv1.3;
+    ssl_certificate ${c.serverCrt};
+    ssl_certificate_key ${c.serverKey};
+    ssl_client_certificate ${c.ca};
+    ssl_verify_client on;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Client-Subject-DN $ssl_client_s_dn;
+    }
+  }
+}
+`,
+  );
+  return dir;
+}
+
+function writeZtAllConfig(c) {
+  const file = path.join(OUT, 'zt-all.yaml');
+  writeFileSync(
+    file,
+    `# ztproxy with every feature of issue 9's "all features" goal switched on.
+listen: 127.0.0.1:${PORTS['zt-all']}
+workers: 1
+tls:
+  cert: ${c.serverCrt}
+  key: ${c.serverKey}
+  clientCA: ${c.ca}
+routes:
+  - name: bench
+    pathPrefix: /
+    upstream: http://127.0.0.1:${PORTS.upstream}
+    allow: { ou: [bench] }
+identityHeaders:
+  issuerDN: true
+  serial: true
+  fingerprint: true
+metrics: { listen: 127.0.0.1:${PORTS.metrics} }
+log: { level: info, access: true }
+`,
+  );
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting the systems.
+const NODE_FLAGS = (env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+function startSystem(sys, c, { profileDir } = {}) {
+  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  switch (sys) {
+    case 'nginx': {
+      const dir = writeNginxProxyConf(c);
+      return start(sys, '/usr/sbin/nginx', ['-p', dir, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;']);
+    }
+    case 'naive':
+      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
+        env: { CERT_DIR: c.naiveDir, UPSTREAM: `http://127.0.0.1:${PORTS.upstream}`, PORT: String(PORTS.naive), WORKERS: '1' },
+      });
+    case 'zt':
+      return start(sys, process.execPath, [
+        ...NODE_FLAGS,
+        ...prof,
+        MAIN,
+        'serve',
+        ...['--listen', `127.0.0.1:${PORTS.zt}`, '--cert', c.serverCrt, '--key', c.serverKey, '--client-ca', c.ca],
+        ...['--upstream', `http://127.0.0.1:${PORTS.upstream}`, '--metrics-listen', 'off', '--workers', '1', '--log-level', 'warn'],
+      ]);
+    case 'zt-all': {
+      // The access log goes to /dev/null: pino still serializes and writes every line, the disk stays out of it.
+      const devnull = openSync('/dev/null', 'w');
+      const child = start(sys, process.execPath, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull });
+      closeSync(devnull);
+      return child;
+    }
+  }
+  throw new Error(sys);
+}
+
+async function ready(sys, c) {
+  const child = started.get(sys);
+  try {
+    await waitForPort(PORTS[sys]);
+  } catch (e) {
+    throw new Error(`${sys} did not start: ${e.message}\n${readFileSync(path.join(OUT, `${sys}.log`), 'utf8')}`);
+  }
+  if (child.exitedEarly) throw new Error(`${sys} exited: ${readFileSync(path.join(OUT, `${sys}.log`), 'utf8')}`);
+  // The identity must reach the upstream, byte for byte as nginx prints it.
+  const dn = run('curl', ['-sS', '--max-time', '10', '-k', '--cert', c.clientCrt, '--key', c.clientKey, `https://127.0.0.1:${PORTS[sys]}/dn`]);
+  if (dn.status !== 0 || dn.stdout !== c.subjectDN) throw new Error(`${sys}: upstream saw X-Client-Subject-DN ${JSON.stringify(dn.stdout)} (want ${JSON.stringify(c.subjectDN)}) ${dn.stderr}`);
+  // No client certificate, no service.
+  const anon = run('curl', ['-sS', '--max-time', '10', '-k', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${PORTS[sys]}/`]);
+  if (anon.status === 0 && anon.stdout === '200') throw new Error(`${sys} answered 200 without a client certificate`);
+  // The exact request s_time sends (see sTime) must get a 200, since s_time itself cannot tell.
+  const raw = run('openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${PORTS[sys]}`, '-cert', c.clientCrt, '-key', c.clientKey], { input: `GET ${STIME_PATH} HTTP/1.0\r\n\r\n` });
+  if (!raw.stdout.startsWith('HTTP/1.1 200') && !raw.stdout.startsWith('HTTP/1.0 200')) throw new Error(`${sys}: s_time's request got ${JSON.stringify(raw.stdout.slice(0, 80))} ${raw.stderr}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads. Each returns the raw figures plus the proxy's CPU seconds during the run.
+function measured(sys, fn) {
+  const pid = started.get(sys).pid;
+  const cpu0 = cpuSeconds(pid);
+  const r = fn();
+  r.cpuS = cpuSeconds(pid) - cpu0;
+  if (started.get(sys).exitedEarly) throw new Error(`${sys} died during the run`);
+  return r;
+}
+
+function abRun(sys, c, keepAlive) {
+  const args = [...(keepAlive ? ['-k', '-c', CONNECTIONS, '-n', N] : ['-c', HS_CONNECTIONS, '-n', M]), '-f', 'TLS1.3', '-E', c.clientPem, '-s', '30', `https://127.0.0.1:${PORTS[sys]}/`].map(String);
+  return measured(sys, () => {
+    const r = run('ab', args);
+    if (r.status !== 0) throw new Error(`${sys}: ab ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    const a = parseAb(r.stdout);
+    if (a.failed || a.non2xx || a.writeErrors || a.complete !== Number(keepAlive ? N : M)) throw new Error(`${sys}: ab reported failures:\n${r.stdout}`);
+    if (a.protocol !== 'TLSv1.3') throw new Error(`${sys}: ab negotiated ${a.protocol}`);
+    if (keepAlive && a.keptAlive < a.complete - CONNECTIONS) throw new Error(`${sys}: only ${a.keptAlive} of ${a.complete} requests were kept alive`);
+    return a;
+  });
+}
+
+// s_time sends "GET <path> HTTP/1.0\r\n\r\n" with no Host header, which ztproxy rightly refuses; the path
+// below smuggles one in so every proxy answers 200 (checked once per system in ready()).
+const STIME_PATH = '/ HTTP/1.0\r\nHost: localhost\r\nX-Bench: s_time';
+
+function sTime(sys, c) {
+  const args = ['s_time', '-connect', `127.0.0.1:${PORTS[sys]}`, '-reuse', '-time', String(DURATION), '-cert', c.clientCrt, '-key', c.clientKey, '-www', STIME_PATH];
+  return measured(sys, () => {
+    const r = run('openssl', args);
+    if (r.status !== 0) throw new Error(`${sys}: openssl s_time exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    const s = parseSTime(r.stdout);
+    // Every connection read a whole response; a 400 would be longer than the 200 "ok".
+    if (s.conns === 0 || s.bytesPerConn === 0) throw new Error(`${sys}: s_time made no successful connections:\n${r.stdout}`);
+    s.reusedMarks = (r.stdout.match(/^[r*]+$/m)?.[0] ?? '').replace(/\*/g, '').length;
+    return s;
+  });
+}
+
+async function idleTest(sys, c) {
+  const pid = started.get(sys).pid;
+  await sleep(500);
+  const before = memory(pid).rssKB;
+  const client = spawn(process.execPath, [path.join(HERE, 'idle-client.mjs'), String(PORTS[sys]), String(IDLE), c.clientCrt, c.clientKey], { stdio: ['pipe', 'pipe', 'inherit'] });
+  started.set(`idle-${sys}`, client);
+  const line = await new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${sys}: idle client did not finish in 300 s`)), 300_000);
+    client.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) {
+        clearTimeout(t);
+        resolve(buf.trim());
+      }
+    });
+    client.on('exit', (code) => reject(new Error(`${sys}: idle client exited ${code}: ${buf}`)));
+  });
+  const m = line.match(/^open (\d+) failed (\d+)/);
+  if (!m || Number(m[2]) !== 0 || Number(m[1]) !== IDLE) throw new Error(`${sys}: idle client: ${line}`);
+  await sleep(2000); // let the proxy settle (timers, GC) before reading its resident size
+  const after = memory(pid).rssKB;
+  client.stdin.end();
+  await stop(`idle-${sys}`);
+  return { beforeKB: before, afterKB: after, perConnKB: (after - before) / IDLE };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting.
+const f = (x, d = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const ratio = (x, base) => (x === null || base === null || !base ? '–' : (x / base).toFixed(2));
+
+function summarize(results) {
+  const rows = {};
+  for (const sys of ONLY) {
+    const r = results[sys];
+    const ka = r.keepalive;
+    const hs = r.handshake;
+    const rs = r.resumed;
+    rows[sys] = {
+      kaRps: median(ka.map((x) => x.rps)),
+      kaCpuUs: median(ka.map((x) => (x.cpuS / x.complete) * 1e6)),
+      kaMean: median(ka.map((x) => x.meanMs)),
+      kaP99: median(ka.map((x) => x.p99Ms)),
+      hsRps: median(hs.map((x) => x.rps)),
+      hsCpuMs: median(hs.map((x) => (x.cpuS / x.complete) * 1e3)),
+      hsP99: median(hs.map((x) => x.p99Ms)),
+      rsRate: median(rs.map((x) => x.rate)),
+      rsCpuMs: median(rs.map((x) => (x.cpuS / x.conns) * 1e3)),
+      rsReused: median(rs.map((x) => x.reusedMarks / x.conns)),
+      peakMB: r.mem ? r.mem.peakKB / 1024 : null,
+      totalPeakMB: r.mem ? r.mem.totalPeakKB / 1024 : null,
+      idleKB: r.idle?.perConnKB ?? null,
+      idleFromMB: r.idle ? r.idle.beforeKB / 1024 : null,
+      idleToMB: r.idle ? r.idle.afterKB / 1024 : null,
+    };
+  }
+  return rows;
+}
+
+function table(rows) {
+  const base = rows.nginx ?? null;
+  const head =
+    '| system (1 worker) | keep-alive req/s | ratio | CPU µs/req | mean ms | p99 ms | handshake+req /s | ratio | CPU ms/handshake | p99 ms | s_time -reuse conn/s | ratio | CPU ms/conn | resumed | peak RSS MB (tree) | idle KB/conn (RSS MB before→after) |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const lines = Object.entries(rows).map(
+    ([sys, r]) =>
+      `| ${sys} | ${f(r.kaRps)} | ${ratio(r.kaRps, base?.kaRps)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${ratio(r.hsRps, base?.hsRps)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${ratio(r.rsRate, base?.rsRate)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) |`,
+  );
+  return [head, ...lines].join('\n');
+}
+
+function goals(rows) {
+  const n = rows.nginx;
+  const out = [];
+  const check = (label, value, target, ok) => out.push(`| ${label} | ${value} | ${target} | ${ok === null ? '–' : ok ? 'met' : 'missed'} |`);
+  for (const sys of ['zt', 'zt-all']) {
+    const z = rows[sys];
+    if (!z) continue;
+    const slack = sys === 'zt-all' ? 0.9 : 1; // all features on: no goal may slip by more than 10 %
+    const tag = sys === 'zt-all' ? ' (all features, −10 % allowed)' : '';
+    const kaR = n && z.kaRps ? z.kaRps / n.kaRps : null;
+    check(`keep-alive ratio to nginx${tag}`, f(kaR, 2), `≥ ${f(0.6 * slack, 2)}`, kaR === null ? null : kaR >= 0.6 * slack);
+    check(`CPU per keep-alive request${tag}`, `${f(z.kaCpuUs, 1)} µs`, `≤ ${f(35 / slack, 1)} µs`, z.kaCpuUs === null ? null : z.kaCpuUs <= 35 / slack);
+    const hsR = n && z.hsRps ? z.hsRps / n.hsRps : null;
+    check(`handshake+request ratio to nginx${tag}`, f(hsR, 2), `≥ ${f(1 * slack, 2)}`, hsR === null ? null : hsR >= 1 * slack);
+    check(`p99 keep-alive at ${CONNECTIONS} connections${tag}`, `${f(z.kaP99)} ms`, `≤ ${f(5 / slack, 1)} ms`, z.kaP99 === null ? null : z.kaP99 <= 5 / slack);
+    check(`peak RSS under load${tag}`, `${f(z.peakMB, 1)} MB`, `≤ ${f(64 / slack, 1)} MB`, z.peakMB === null ? null : z.peakMB <= 64 / slack);
+    const idleR = n && n.idleKB && z.idleKB !== null ? z.idleKB / n.idleKB : null;
+    check(`idle-connection memory vs nginx${tag}`, idleR === null ? '–' : `${f(idleR, 2)}×`, `≤ ${f(1.5 / slack, 2)}×`, idleR === null ? null : idleR <= 1.5 / slack);
+  }
+  return ['| goal | reached | target | |', '|---|---|---|---|', ...out].join('\n');
+}
+
+function versions() {
+  const first = (cmd, args) => {
+    const r = run(cmd, args);
+    return ((r.stdout || '') + (r.stderr || '')).split('\n')[0].trim();
+  };
+  return {
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? '?',
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    nginx: first('/usr/sbin/nginx', ['-v']),
+    openssl: first('openssl', ['version']),
+    ab: first('ab', ['-V']),
+    ztproxy: first('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+  };
+}
+
+function command() {
+  const knobs = ['N', 'M', 'REPS', 'CONNECTIONS', 'HS_CONNECTIONS', 'DURATION', 'IDLE', 'ONLY', 'SKIP', 'BENCH_PROFILE', 'NODE_FLAGS'].filter((k) => env[k] !== undefined).map((k) => `${k}=${JSON.stringify(env[k])}`);
+  return [...knobs, 'npm run bench'].join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU profiles: one fresh ztproxy per workload, so each .cpuprofile holds one kind of work.
+async function profiles(c) {
+  const dir = path.join(OUT, 'profiles');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = [];
+  for (const sys of ONLY.filter((s) => s.startsWith('zt'))) {
+    for (const kind of ['keepalive', 'handshake']) {
+      const tmp = path.join(dir, `${sys}-${kind}.d`);
+      startSystem(sys, c, { profileDir: tmp });
+      await ready(sys, c);
+      const r = abRun(sys, c, kind === 'keepalive');
+      await stop(sys, { graceMs: 20_000 }); // SIGTERM: ztproxy drains and exits, and V8 writes the profile
+      const prof = existsSync(tmp) ? readdirSync(tmp).filter((x) => x.endsWith('.cpuprofile')) : [];
+      if (prof.length !== 1) throw new Error(`${sys} ${kind}: expected one .cpuprofile in ${tmp}, found ${prof.length}`);
+      const file = path.join(dir, `${sys}-${kind}.cpuprofile`);
+      renameSync(path.join(tmp, prof[0]), file);
+      rmSync(tmp, { recursive: true, force: true });
+      console.log(`profile ${sys} ${kind}: ${f(r.rps)} req/s under the profiler → ${path.relative(ROOT, file)}`);
+      files.push(file);
+    }
+  }
+  for (const file of files) console.log(must(process.execPath, [path.join(HERE, 'profile-summary.mjs'), file, '--top', '25']));
+}
+
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build at the repository root first`);
+  for (const tool of ['ab', 'openssl', 'curl']) if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found (Debian: apt-get install apache2-utils openssl curl)`);
+  if (!existsSync('/usr/sbin/nginx')) throw new Error('/usr/sbin/nginx not found (Debian: apt-get install nginx-light)');
+  mkdirSync(OUT, { recursive: true });
+  for (const p of Object.values(PORTS)) await assertFree(p);
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').trim();
+  const info = versions();
+  console.log(`ztproxy bench: N=${N} M=${M} REPS=${REPS} CONNECTIONS=${CONNECTIONS} HS_CONNECTIONS=${HS_CONNECTIONS} DURATION=${DURATION}s IDLE=${IDLE} systems=${ONLY.join(',')}`);
+  console.log(`load average: ${loadBefore}`);
+  const c = makeCerts();
+  start('upstream', '/usr/sbin/nginx', ['-p', writeUpstreamConf(), '-c', path.join(OUT, 'nginx-upstream', 'nginx.conf'), '-g', 'daemon off;']);
+  await waitForPort(PORTS.upstream);
+  for (const sys of ONLY) startSystem(sys, c);
+  for (const sys of ONLY) await ready(sys, c);
+  console.log(`all systems up; X-Client-Subject-DN "${c.subjectDN}" reached the upstream through each`);
+
+  const results = Object.fromEntries(ONLY.map((s) => [s, { keepalive: [], handshake: [], resumed: [] }]));
+  // Warm-up: JIT and connection pools, not recorded.
+  for (const sys of ONLY) {
+    const saved = N;
+    abRunWarm(sys, c, Math.min(saved, 2000));
+  }
+  const workloads = [
+    ['keepalive', (sys) => abRun(sys, c, true)],
+    ['handshake', (sys) => abRun(sys, c, false)],
+    ['resumed', (sys) => sTime(sys, c)],
+  ].filter(([k]) => !SKIP.has(k));
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = ONLY.map((_, i) => ONLY[(i + rep) % ONLY.length]);
+    for (const [kind, fn] of workloads) {
+      for (const sys of order) {
+        const r = fn(sys);
+        results[sys][kind].push(r);
+        const rate = kind === 'resumed' ? r.rate : r.rps;
+        const per = kind === 'keepalive' ? `${f((r.cpuS / r.complete) * 1e6, 1)} µs/req` : `${f((r.cpuS / (r.complete ?? r.conns)) * 1e3, 2)} ms/conn`;
+        console.log(`rep ${rep + 1}/${REPS} ${kind.padEnd(9)} ${sys.padEnd(6)} ${f(rate).padStart(6)}/s  cpu ${per}${r.p99Ms !== undefined ? `  p99 ${r.p99Ms} ms` : ''}`);
+      }
+    }
+  }
+  for (const sys of ONLY) results[sys].mem = memory(started.get(sys).pid);
+  if (!SKIP.has('idle')) {
+    for (const sys of ONLY) {
+      results[sys].idle = await idleTest(sys, c);
+      console.log(`idle ${sys}: ${IDLE} connections, RSS ${f(results[sys].idle.beforeKB / 1024)} → ${f(results[sys].idle.afterKB / 1024)} MB, ${f(results[sys].idle.perConnKB, 1)} KB each`);
+    }
+  }
+  const loadAfter = readFileSync('/proc/loadavg', 'utf8').trim();
+  await stopAll();
+
+  const rows = summarize(results);
+  const tbl = table(rows);
+  const gl = goals(rows);
+  console.log(`\n${tbl}\n\n${gl}\n\nload average before ${loadBefore}, after ${loadAfter}`);
+  if (RESULTS !== '-') {
+    writeFileSync(
+      RESULTS,
+      `# ztproxy bench results
+
+Produced by \`${command()}\` (bench/run.mjs) on ${info.date}. One run; every figure is the median of ${REPS}
+interleaved repetitions. Ratios are to nginx with the same worker count (1).
+
+- Machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average before \`${loadBefore}\`, after \`${loadAfter}\`
+- Versions: Node ${info.node}, ${info.nginx}, ${info.openssl}, ${info.ab}; ztproxy ${info.ztproxy}
+- Workloads: keep-alive \`ab -k -c ${CONNECTIONS} -n ${N} -f TLS1.3 -E client.pem\`; handshake \`ab -c ${HS_CONNECTIONS} -n ${M} -f TLS1.3 -E client.pem\`
+  (a full mTLS handshake and one request per connection); resumed \`openssl s_time -reuse -time ${DURATION} -www …\`
+  (sequential; nginx and the naive proxy resume with TLS 1.3 tickets, ztproxy has \`sessionResumption: false\` by default,
+  so its "resumed" column is full handshakes); idle: ${IDLE} mTLS keep-alive connections held after one request each.
+- All on loopback, ECDSA P-256 certificates from \`ztproxy ca\`, TLS 1.3. One nginx upstream (1 worker, \`return 200 "ok"\`);
+  upstream, proxy and load generator share the ${info.nproc} cores, so absolute rates are lower than on a dedicated machine.
+- CPU is utime+stime of the proxy's process tree (/proc/PID/stat) over each run divided by its requests or connections;
+  peak RSS is the largest process's VmHWM after the load runs (the whole tree's sum in parentheses: nginx master + worker);
+  idle KB/conn is the growth of the tree's VmRSS divided by the connections held.
+- zt = \`ztproxy serve\` with the quick-start flags (\`--workers 1 --log-level warn --metrics-listen off\`);
+  zt-all = access log (to /dev/null), metrics listener, an \`allow: {ou: [bench]}\` policy, X-Client-Issuer-DN, -Serial and -Fingerprint.
+
+${tbl}
+
+## Goals of issue 9
+
+${gl}
+`,
+    );
+    console.log(`wrote ${path.relative(ROOT, RESULTS)}`);
+  }
+  if (PROFILE) {
+    start('upstream', '/usr/sbin/nginx', ['-p', path.join(OUT, 'nginx-upstream'), '-c', path.join(OUT, 'nginx-upstream', 'nginx.conf'), '-g', 'daemon off;']);
+    await waitForPort(PORTS.upstream);
+    await profiles(c);
+    await stopAll();
+  }
+}
+
+function abRunWarm(sys, c, n) {
+  const r = run('ab', ['-k', '-c', String(CONNECTIONS), '-n', String(n), '-E', c.clientPem, `https://127.0.0.1:${PORTS[sys]}/`]);
+  if (r.status !== 0) throw new Error(`${sys}: warm-up ab failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+main().then(
+  () => process.exit(0),
+  async (err) => {
+    console.error(`\nbench FAILED: ${err.stack ?? err}`);
+    await stopAll();
+    process.exit(1);
+  },
+);

@@ -2,22 +2,29 @@
 // the same time grouped by file, so "which of our functions is hot" and "how much is Node core / undici /
 // pino / ours" can both be read off one run. Self time = samples whose leaf frame is that function,
 // weighted by the sampling intervals V8 recorded (timeDeltas), not by a nominal rate.
-// Usage: node profile-summary.mjs FILE.cpuprofile [--top N]
+// --skip-ms drops the first milliseconds of the profile (process start-up: module loading, config,
+// certificates), so a profile of a load run shows the load; the harness passes the time to "ready".
+// Usage: node profile-summary.mjs FILE.cpuprofile [--top N] [--skip-ms MS]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
-const file = args.find((a) => !a.startsWith('--'));
+const file = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
 if (!file) {
   console.error('usage: node profile-summary.mjs FILE.cpuprofile [--top N]');
   process.exit(2);
 }
-const topN = Number(args[args.indexOf('--top') + 1]) || 30;
+const opt = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
+const topN = opt('--top') || 30;
+const skipUs = (opt('--skip-ms') ?? 0) * 1000;
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const selfUs = new Map();
+let elapsed = 0;
 for (let i = 0; i < prof.samples.length; i++) {
+  elapsed += prof.timeDeltas[i] ?? 0;
+  if (elapsed < skipUs) continue;
   const id = prof.samples[i];
   selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
 }
@@ -63,7 +70,7 @@ const busy = total - idle;
 const pct = (us) => ((100 * us) / busy).toFixed(1).padStart(5) + ' %';
 const ms = (us) => (us / 1000).toFixed(0).padStart(7) + ' ms';
 
-console.log(`${path.basename(file)}: ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (${((100 * busy) / total).toFixed(0)} %); percentages are of busy time`);
+console.log(`${path.basename(file)}: ${skipUs ? `first ${(skipUs / 1e6).toFixed(2)} s (start-up) skipped, ` : ''}${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (${((100 * busy) / total).toFixed(0)} %); percentages are of busy time`);
 console.log(`\ntop ${topN} frames by self time`);
 for (const [k, us] of [...frames].sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`${pct(us)} ${ms(us)}  ${k}`);
 console.log('\nself time by origin');

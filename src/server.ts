@@ -21,7 +21,7 @@ import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { handshakeErrorReason, identityFromDer, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import { chainViolation, handshakeErrorReason, identityFromDer, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
 import type { HandshakeFailureReason } from './metrics/index.js';
 
 const kAcceptedAt = Symbol('ztproxy.acceptedAt');
@@ -208,6 +208,13 @@ export class ProxyServer {
       // nodejs/node#35317: a resumed session may report `authorized` without a peer certificate; refuse it too.
       const reason = verifyFailureReason(s.authorizationError as unknown as string | null, cert !== undefined);
       this.#handshakeFailed(reason, s, { verifyError: s.authorizationError ?? null });
+      s.destroy();
+      return;
+    }
+    // What OpenSSL cannot be told through Node: tls.verifyDepth, and no CA certificate as a client.
+    const violation = chainViolation(cert, this.#material.clientCAs, this.#config.tls.verifyDepth);
+    if (violation !== null) {
+      this.#handshakeFailed('bad_certificate', s, { verifyError: violation });
       s.destroy();
       return;
     }

@@ -68,6 +68,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (a['metrics-listen'] !== undefined) overrides.metricsListen = a['metrics-listen'] === 'off' ? false : a['metrics-listen'];
     const workers = parseWorkers(a.workers);
     if (workers !== undefined) overrides.workers = workers;
+    else if (a.config === undefined) overrides.workers = 1; // quick-start: one process unless asked
     if (a['log-level'] !== undefined) overrides.logLevel = a['log-level'];
     if (a['insecure-plaintext-upstream']) overrides.insecurePlaintextUpstream = true;
     const allow: IdentityRule = {};

@@ -64,8 +64,8 @@ export const ConfigSchema = T.Object(
   {
     listen: T.String({ minLength: 3, default: '0.0.0.0:8443', description: 'HOST:PORT of the mTLS listener (default 0.0.0.0:8443)' }),
     workers: T.Union([T.Literal('auto'), T.Integer({ minimum: 1, maximum: 512 })], {
-      default: 1,
-      description: '"auto" (one per core) or a number (default 1)',
+      default: 'auto',
+      description: '"auto" (one per core) or a number (default "auto"; the quick-start flags default to 1)',
     }),
     tls: T.Object(
       {
@@ -112,11 +112,20 @@ export const ConfigSchema = T.Object(
         handshakeTimeoutMs: Ms(10_000, 'TLS handshake must finish within'),
         headersTimeoutMs: Ms(10_000, 'request headers must arrive within'),
         requestTimeoutMs: Ms(300_000, 'whole request must arrive within'),
-        idleTimeoutMs: Ms(60_000, 'keep-alive and upgraded connections idle for longer are closed'),
+        idleTimeoutMs: Ms(60_000, 'keep-alive connections and HTTP/2 sessions idle for longer are closed'),
         upstreamTimeoutMs: Ms(30_000, 'upstream response headers must arrive within'),
         maxHeaderBytes: T.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'request header block limit in bytes (default 16384)' }),
         drainTimeoutMs: Ms(15_000, 'on SIGTERM, in-flight requests may finish within'),
         maxConnections: T.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000, description: 'concurrent client connections per worker (default 100000)' }),
+        maxConcurrentStreams: T.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'HTTP/2 streams a client may have open at once on one connection (default 100)' }),
+        maxStreamResets: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 200,
+          description: 'HTTP/2 streams a client may cancel within streamResetWindowMs before its connection is cut off, against rapid reset, CVE-2023-44487 (default 200)',
+        }),
+        streamResetWindowMs: Ms(10_000, 'window of maxStreamResets'),
+        upgradeIdleTimeoutMs: Ms(300_000, 'WebSocket and other upgraded connections idle (no byte either way) for longer are closed'),
       },
       { ...strict, default: {} },
     ),

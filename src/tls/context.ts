@@ -20,6 +20,8 @@ export interface TlsMaterial {
   readonly crlNextUpdateMs: number | null;
   readonly serverSubject: string;
   readonly clientCaSubjects: readonly string[];
+  /** The parsed client CAs (chain depth is checked against them after the handshake). */
+  readonly clientCAs: readonly X509Certificate[];
   readonly crlCount: number;
 }
 
@@ -116,6 +118,7 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     crlNextUpdateMs,
     serverSubject: leaf.subject.replace(/\n/g, ', '),
     clientCaSubjects: cas.map((c) => c.subject.replace(/\n/g, ', ')),
+    clientCAs: cas,
     crlCount,
   };
 }

@@ -123,7 +123,7 @@ export interface Response {
 }
 
 /** One HTTPS request through a fresh connection (no agent reuse). */
-export function request(port: number, ca: Buffer, client: ClientCert | null, o: { path?: string; method?: string; headers?: Record<string, string | string[]>; servername?: string; body?: string } = {}): Promise<Response> {
+export function request(port: number, ca: Buffer, client: ClientCert | null, o: { path?: string; method?: string; headers?: Record<string, string | string[]>; servername?: string; body?: string; tls?: tls.ConnectionOptions } = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       {
@@ -136,6 +136,7 @@ export function request(port: number, ca: Buffer, client: ClientCert | null, o: 
         ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
         headers: { host: o.servername ?? 'localhost', ...o.headers },
         agent: false,
+        ...(o.tls as object),
       },
       (res) => {
         let body = '';
@@ -151,7 +152,7 @@ export function request(port: number, ca: Buffer, client: ClientCert | null, o: 
 }
 
 /** Outcome of a TLS connection attempt: refused (error or closed before any byte of a response) or answered. */
-export async function attempt(port: number, ca: Buffer, client: ClientCert | null, o: { servername?: string; path?: string } = {}): Promise<'refused' | number> {
+export async function attempt(port: number, ca: Buffer, client: ClientCert | null, o: { servername?: string; path?: string; tls?: tls.ConnectionOptions } = {}): Promise<'refused' | number> {
   try {
     const r = await request(port, ca, client, o);
     return r.status;

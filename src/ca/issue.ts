@@ -82,35 +82,58 @@ interface LeafSpec {
   subject: x509.JsonName | Uint8Array;
   san: x509.Extension | undefined;
   validity: Validity;
-  /** Writes the files; runs under the lock, after signing, before the index update. */
-  write: (cert: x509.X509Certificate, fullPem: string) => Promise<string | undefined>;
+  /**
+   * Prepares the files outside the lock (the slow part, e.g. the .p12) and
+   * returns the function that writes them, which runs under the lock once
+   * the serial is known to be unused. Resolves to the certificate path.
+   */
+  prepare: (cert: x509.X509Certificate, fullPem: string) => Promise<() => Promise<string | undefined>>;
 }
 
-/** Signs one leaf under the store lock and records it. Returns the leaf and leaf+chain PEM. */
+/** How long an issuance waits for the store lock (parallel CLI runs on a busy host). */
+const LOCK_TIMEOUT_MS = 60_000;
+
+/**
+ * Signs one leaf and records it. The serial is drawn at random and the
+ * certificate signed outside the lock; under the lock the serial is checked
+ * against the index (a collision, odds 2^-127, signs again), the files are
+ * written and the entry appended. The lock is held only for file writes.
+ */
 async function issueLeaf(spec: LeafSpec): Promise<{ cert: x509.X509Certificate; fullPem: string; subject: string }> {
   const { ca } = spec;
   const extensions = await leafExtensions(spec.profile, spec.spki, ca.cert, spec.san, spec.rsa);
-  return withDirLock(ca.dir, async () => {
-    const idx = await readIndex(ca.dir);
-    const serial = newSerial(new Set(idx.entries.map((e) => e.serial)));
+  let taken = new Set((await readIndex(ca.dir)).entries.map((e) => e.serial));
+  for (;;) {
+    const serial = newSerial(taken);
     const cert = await signCertificate({ issuer: { name: ca.cert.subjectName, signer: ca.signer }, spki: spec.spki, subject: spec.subject, serial, validity: spec.validity, extensions });
     const fullPem = [cert.toString('pem') + '\n', ...ca.embedChain].join('');
-    const certPath = await spec.write(cert, fullPem);
+    const commit = await spec.prepare(cert, fullPem);
     const subjectDer = certSubjectDer(new Uint8Array(cert.rawData));
     const subject = formatSubject(subjectDer);
     const cn = firstCn(subjectDer);
-    idx.entries.push({
-      serial: cert.serialNumber.toLowerCase(),
-      subject,
-      ...(cn === undefined ? {} : { cn }),
-      profile: spec.profile,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
-      ...(certPath === undefined ? {} : { certPath: resolve(certPath) }),
-    });
-    await writeIndex(ca.dir, idx);
-    return { cert, fullPem, subject };
-  });
+    const done = await withDirLock(
+      ca.dir,
+      async () => {
+        const idx = await readIndex(ca.dir);
+        taken = new Set(idx.entries.map((e) => e.serial));
+        if (taken.has(serial)) return false;
+        const certPath = await commit();
+        idx.entries.push({
+          serial,
+          subject,
+          ...(cn === undefined ? {} : { cn }),
+          profile: spec.profile,
+          notBefore: cert.notBefore.toISOString(),
+          notAfter: cert.notAfter.toISOString(),
+          ...(certPath === undefined ? {} : { certPath: resolve(certPath) }),
+        });
+        await writeIndex(ca.dir, idx);
+        return true;
+      },
+      LOCK_TIMEOUT_MS,
+    );
+    if (done) return { cert, fullPem, subject };
+  }
 }
 
 /**
@@ -150,13 +173,15 @@ export async function issueClient(opts: IssueClientOptions): Promise<IssueClient
     subject,
     san: sanExtension({ ...(email && { email: [email] }), uri: uris }),
     validity,
-    write: async (c, pem) => {
+    prepare: async (c, pem) => {
       const chainDers = [new Uint8Array(c.rawData), ...ca.embedChain.map((p) => new Uint8Array(new x509.X509Certificate(p).rawData))];
       const p12 = buildPkcs12(keys.privateKey.export({ type: 'pkcs8', format: 'der' }), chainDers, p12Password, cn);
-      await writeFileAtomic(paths.keyPath, keyPem, 0o600);
-      await writeFileAtomic(paths.certPath, pem, 0o644);
-      await writeFileAtomic(paths.p12Path, p12, 0o600);
-      return paths.certPath;
+      return async () => {
+        await writeFileAtomic(paths.keyPath, keyPem, 0o600);
+        await writeFileAtomic(paths.certPath, pem, 0o644);
+        await writeFileAtomic(paths.p12Path, p12, 0o600);
+        return paths.certPath;
+      };
     },
   });
   return { ...paths, certPem: fullPem, keyPem, serial: cert.serialNumber.toLowerCase(), subject: dn, notAfter: cert.notAfter, p12Password };
@@ -189,7 +214,7 @@ export async function issueServer(opts: IssueServerOptions): Promise<IssueResult
     subject: [{ CN: [dns[0]!] }],
     san: sanExtension({ dns, ip: ips }),
     validity,
-    write: async (_c, pem) => {
+    prepare: async (_c, pem) => async () => {
       await writeFileAtomic(paths.keyPath, keyPem, 0o600);
       await writeFileAtomic(paths.certPath, pem, 0o644);
       return paths.certPath;
@@ -253,7 +278,7 @@ export async function signCsr(opts: SignCsrOptions): Promise<SignCsrResult> {
     subject: csrSubjectDer(new Uint8Array(csr.rawData)),
     san: requestedSan ? new x509.Extension(requestedSan.rawData) : undefined,
     validity,
-    write: async (_c, pem) => {
+    prepare: async (_c, pem) => async () => {
       if (!opts.outPath) return undefined;
       await writeFileAtomic(opts.outPath, pem, 0o644);
       return opts.outPath;

@@ -15,12 +15,17 @@ function ztp(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdou
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function ztpAsync(args: string[]): Promise<number> {
+function ztpAsync(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' });
-    c.on('exit', (code) => res(code ?? -1));
+    const c = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr!.on('data', (d) => (stderr += String(d)));
+    c.on('close', (code) => res({ code: code ?? -1, stderr }));
   });
 }
+
+// About 20 CLI processes: slow on a loaded 2-core host, so more room than the default 120 s.
+t.setTimeout(360_000);
 
 t.test('CLI', { skip: existsSync(MAIN) ? false : 'dist/main.js missing: run npm run build' }, async (t) => {
   const dir = t.testdir();
@@ -59,11 +64,11 @@ t.test('CLI', { skip: existsSync(MAIN) ? false : 'dist/main.js missing: run npm 
       ['unknown flag', ['ca', 'issue-client', '--dir', ca, '--passphrase-file', pass, '--cn', 'x', '--bogus', '--out-dir', out], 2],
       ['unknown serial', ['ca', 'revoke', '--dir', ca, '--passphrase-file', pass, '--serial', 'abcd'], 3],
     ];
-    for (const [name, args, code] of cases) {
-      const r = ztp(args);
-      t.equal(r.code, code, `${name}: ${r.stderr}`);
-      t.match(r.stderr, /^error: [^\n]+\n/, `${name}: one-line error`);
-    }
+    const results = await Promise.all(cases.map(([, args]) => ztpAsync(args)));
+    cases.forEach(([name, , code], i) => {
+      t.equal(results[i]!.code, code, `${name}: ${results[i]!.stderr}`);
+      t.match(results[i]!.stderr, /^error: [^\n]+\n/, `${name}: one-line error`);
+    });
     t.notOk(existsSync(out), 'nothing written');
     t.equal(readFileSync(join(ca, 'index.json'), 'utf8'), index, 'index unchanged');
   });
@@ -71,7 +76,7 @@ t.test('CLI', { skip: existsSync(MAIN) ? false : 'dist/main.js missing: run npm 
   t.test('8 concurrent issue-client runs: all recorded, serials distinct', async (t) => {
     const out = join(dir, 'par');
     const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => ztpAsync(['ca', 'issue-client', '--dir', ca, '--passphrase-file', pass, '--cn', `user${i}`, '--out-dir', out])));
-    t.same(codes, Array(8).fill(0));
+    t.same(codes.map((c) => c.code), Array(8).fill(0), codes.map((c) => c.stderr).join(''));
     const idx = JSON.parse(readFileSync(join(ca, 'index.json'), 'utf8')) as { entries: { serial: string; cn: string }[] };
     const mine = idx.entries.filter((e) => e.cn.startsWith('user'));
     t.equal(mine.length, 8);

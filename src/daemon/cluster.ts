@@ -12,7 +12,7 @@ import type { EchoUpstream } from '../dev/echo-upstream.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
 import { ProxyServer } from '../server.js';
-import { prepare, printDevNote, reloadConfig, socketActivationHandle, warnInsecure, type ServeOptions } from './serve.js';
+import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, type ServeOptions } from './serve.js';
 
 const MSG_RELOAD = 'ztproxy:reload';
 const MSG_STOP = 'ztproxy:stop';
@@ -115,8 +115,9 @@ export async function runWorker(o: ServeOptions): Promise<number> {
   const address = await server.listen(fd ? { fd: Number(fd) } : undefined);
   process.send?.({ type: MSG_READY, port: address.port });
   return new Promise<number>((resolve) => {
-    let reloading = false;
+    const reloader = new Reloader(server, o, log);
     const stop = () => {
+      reloader.close();
       void server.close().then(() => {
         flush();
         resolve(EXIT.ok);
@@ -125,14 +126,7 @@ export async function runWorker(o: ServeOptions): Promise<number> {
     process.on('message', (m: unknown) => {
       const type = m && typeof m === 'object' ? (m as { type?: string }).type : undefined;
       if (type === MSG_STOP) stop();
-      if (type === MSG_RELOAD && !reloading) {
-        reloading = true;
-        server
-          .reload(() => reloadConfig(o))
-          .then(() => log.info({}, 'config reloaded'))
-          .catch((err) => log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving'))
-          .finally(() => (reloading = false));
-      }
+      if (type === MSG_RELOAD) reloader.reload('SIGHUP');
     });
     // The primary decides when to stop; signals from a terminal's process group are ignored here.
     process.on('SIGINT', () => {});

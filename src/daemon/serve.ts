@@ -14,7 +14,7 @@ import { startEchoUpstream, type EchoUpstream } from '../dev/echo-upstream.js';
 import { describeError, EXIT, ZtpError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, startMetricsListener, type MetricsListener } from '../metrics/index.js';
-import { loadTlsMaterial } from '../tls/index.js';
+import { loadTlsMaterial, MaterialWatcher } from '../tls/index.js';
 import { ProxyServer } from '../server.js';
 import { runPrimary, runWorker } from './cluster.js';
 
@@ -113,19 +113,12 @@ async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpst
   flush();
   printDevNote(address.port, devNote);
   return new Promise<number>((resolve) => {
-    let reloading = false;
-    const onHup = () => {
-      if (reloading) return;
-      reloading = true;
-      server
-        .reload(() => reloadConfig(o))
-        .then(() => log.info({}, 'config reloaded'))
-        .catch((err) => log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving'))
-        .finally(() => (reloading = false));
-    };
+    const reloader = new Reloader(server, o, log);
+    const onHup = () => reloader.reload('SIGHUP');
     const onStop = (signal: string) => {
       log.info({ signal }, 'draining');
       process.off('SIGHUP', onHup);
+      reloader.close();
       void server
         .close()
         .then(() => metricsListener?.close())
@@ -140,6 +133,59 @@ async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpst
     process.once('SIGTERM', () => onStop('SIGTERM'));
     process.once('SIGINT', () => onStop('SIGINT'));
   });
+}
+
+/**
+ * Runs reloads one at a time (a SIGHUP during a reload queues one more) and
+ * watches the TLS files of the current config.
+ */
+export class Reloader {
+  readonly #server: ProxyServer;
+  readonly #o: ServeOptions;
+  readonly #log: Logger;
+  #running = false;
+  #again = false;
+  #watcher: MaterialWatcher | null = null;
+
+  constructor(server: ProxyServer, o: ServeOptions, log: Logger) {
+    this.#server = server;
+    this.#o = o;
+    this.#log = log;
+    this.#watch();
+  }
+
+  #watch(): void {
+    this.#watcher?.close();
+    const t = this.#server.config.tls;
+    const files = [t.cert, t.key, t.clientCA, ...(t.crl ? [t.crl] : []), ...(this.#o.config ? [this.#o.config] : [])];
+    this.#watcher = new MaterialWatcher(files, () => this.reload('file change'));
+  }
+
+  reload(trigger: string): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#server
+      .reload(() => reloadConfig(this.#o))
+      .then(() => {
+        this.#log.info({ trigger }, 'config reloaded');
+        this.#watch();
+      })
+      .catch((err) => this.#log.error({ err, trigger, reason: describeError(err) }, 'reload failed; old config keeps serving'))
+      .finally(() => {
+        this.#running = false;
+        if (this.#again) {
+          this.#again = false;
+          this.reload(trigger);
+        }
+      });
+  }
+
+  close(): void {
+    this.#watcher?.close();
+  }
 }
 
 /** Re-reads the config the process was started with; the effective flags of the start still override. */

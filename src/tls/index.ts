@@ -3,3 +3,4 @@ export { identityFromDer, type PeerIdentity } from './identity.js';
 export { loadTlsMaterial, CIPHERS, type TlsMaterial } from './context.js';
 export { verifyFailureReason, handshakeErrorReason } from './handshake-reason.js';
 export { chainViolation, type ChainViolation } from './chain-policy.js';
+export { MaterialWatcher } from './reload.js';

@@ -93,7 +93,7 @@ export function printDevNote(port: number, devNote: string | null): void {
 
 /** One process serves everything (workers: 1). */
 async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpstream | null, devNote: string | null): Promise<number> {
-  const { log, flush } = createLogger(config.log.level, {}, o.dev ? 0 : 4096);
+  const { log, flush } = createLogger(config.log.level);
   warnInsecure(config, log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -11,10 +11,12 @@ export interface LoggerHandle {
 }
 
 /**
- * `minLength` batches writes (4 KiB default): fewer syscalls under load, at
- * the price of lines appearing in bursts; the dev mode passes 0.
+ * Writes are asynchronous; while one is in flight, SonicBoom gathers the
+ * lines that follow into the next write, so under load there are few
+ * syscalls, and at rest each line (an error above all) appears at once.
+ * `minLength` > 0 would hold lines back until that many bytes are pending.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}, minLength = 4096): LoggerHandle {
+export function createLogger(level: string, base: Record<string, unknown> = {}, minLength = 0): LoggerHandle {
   const dest = pino.destination({ dest: 1, sync: false, minLength });
   const log = pino(
     {

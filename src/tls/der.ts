@@ -45,6 +45,35 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   return out;
 }
 
+/** OpenSSL's ASN1_MAX_STRING_NEST: deeper constructed strings are refused. */
+const MAX_STRING_NEST = 5;
+
+/**
+ * The value of a Name attribute as OpenSSL's decoder stores it: the tag
+ * number and the content bytes. A BER constructed encoding of a universal
+ * type other than SEQUENCE (e.g. 0x2C, a constructed UTF8String) is not DER,
+ * but a CA that copies subjects verbatim signs it and OpenSSL accepts it:
+ * asn1_collect() concatenates the contents of its primitive segments
+ * (nested up to 5 deep, inner tags ignored, universal class required) and
+ * the value is then treated as the primitive type. Primitive values are
+ * returned without copying. Throws on segments OpenSSL would refuse.
+ */
+export function attributeValue(buf: Uint8Array, t: Tlv): { tag: number; bytes: Uint8Array; collected: boolean } {
+  if ((t.tag & 0xe0) !== 0x20 || t.tag === 0x30) return { tag: t.tag, bytes: buf.subarray(t.contentStart, t.end), collected: false };
+  const parts: Uint8Array[] = [];
+  const collect = (outer: Tlv, depth: number): void => {
+    for (const seg of children(buf, outer)) {
+      if ((seg.tag & 0xc0) !== 0) throw new Error('DER: constructed string segment not universal');
+      if (seg.tag & 0x20) {
+        if (depth >= MAX_STRING_NEST) throw new Error('DER: constructed string nested too deep');
+        collect(seg, depth + 1);
+      } else parts.push(buf.subarray(seg.contentStart, seg.end));
+    }
+  };
+  collect(t, 0);
+  return { tag: t.tag & 0x1f, bytes: Buffer.concat(parts), collected: true };
+}
+
 /** Decodes an OBJECT IDENTIFIER's content to dotted form. */
 export function decodeOid(buf: Uint8Array, t: Tlv): string {
   const parts: number[] = [];

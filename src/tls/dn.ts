@@ -17,13 +17,17 @@
  * - Control bytes and every byte above 0x7F (UTF-8 of non-ASCII) as `\XX`.
  *   String types are converted to UTF-8 first (BMPString, UniversalString,
  *   T61String and PrintableString as Latin-1), then escaped byte by byte.
- * - Values of non-string types (INTEGER, OCTET STRING, SEQUENCE, …) as `#`
- *   + DER hex.
+ * - Values of non-string types (BIT STRING, SEQUENCE, REAL, …) as `#`
+ *   + DER hex, a BIT STRING with its unused bits cleared as OpenSSL
+ *   re-encodes it.
+ * - BER constructed strings (not DER, yet signed by CAs that copy subjects
+ *   verbatim) are concatenated first, as OpenSSL's decoder does, so
+ *   `2C 0A 0C 03 42 6A C3 0C 03 B8 72 6E` prints `Bj\C3\B8rn`.
  *
  * The result is printable ASCII (0x20–0x7E), so a DN can never split or
  * inject a header whatever the certificate holds.
  */
-import { children, decodeOid, readTlv, type Tlv } from './der.js';
+import { attributeValue, children, decodeOid, readTlv, type Tlv } from './der.js';
 import { OID_SHORT_NAMES } from './oid-short-names.js';
 
 // Character classes of OpenSSL's charmap.h, reduced to what XN_FLAG_RFC2253 uses.
@@ -80,32 +84,72 @@ export function formatName(buf: Uint8Array, name: Tlv): string {
     const oid = decodeOid(buf, e.type);
     const sn = OID_SHORT_NAMES.get(oid);
     out += (sn ?? oid) + '=';
-    out += sn === undefined ? hexDump(buf, e.value) : formatValue(buf, e.value);
+    out += sn === undefined ? dumpValue(buf, e.value) : formatValue(buf, e.value);
   }
   return out;
 }
 
+/**
+ * `#` + DER hex of a value as OpenSSL's do_dump() prints it: re-encoded from
+ * the decoded ASN1_STRING, so a collected BER string comes out primitive and
+ * a BIT STRING normalised; any other value is its original bytes.
+ */
+function dumpValue(buf: Uint8Array, t: Tlv): string {
+  const { tag, bytes, collected } = attributeValue(buf, t);
+  if (tag === 0x03 && bytes.length > 0 && bytes[0]! < 8) return hexPrimitive(tag, bitString(bytes));
+  return collected ? hexPrimitive(tag, bytes) : hexDump(buf, t);
+}
+
 function hexDump(buf: Uint8Array, t: Tlv): string {
-  let s = '#';
-  for (let p = t.start; p < t.end; p++) s += HEX[buf[p]! >> 4]! + HEX[buf[p]! & 15]!;
+  return hexBytes('#', buf, t.start, t.end);
+}
+
+function hexBytes(s: string, buf: Uint8Array, start: number, end: number): string {
+  for (let p = start; p < end; p++) s += HEX[buf[p]! >> 4]! + HEX[buf[p]! & 15]!;
   return s;
 }
 
+/** `#` + DER of a primitive value OpenSSL re-encodes from its decoded form (a collected BER string). */
+function hexPrimitive(tag: number, bytes: Uint8Array): string {
+  const n = bytes.length;
+  const len: number[] = [];
+  if (n < 0x80) len.push(n);
+  else {
+    for (let v = n; v > 0; v = Math.floor(v / 256)) len.unshift(v & 0xff);
+    len.unshift(0x80 | len.length);
+  }
+  return hexBytes('#', Uint8Array.from([tag, ...len]), 0, len.length + 1) + hexBytes('', bytes, 0, n);
+}
+
+/**
+ * A BIT STRING as OpenSSL re-encodes it for the dump (c2i/i2c_ASN1_BIT_STRING):
+ * the unused bits of the last byte cleared, and no unused-bit count when
+ * there are no data bytes (`03 01 05` prints `#030100`).
+ */
+function bitString(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 1) return Uint8Array.of(0);
+  const out = Uint8Array.from(bytes);
+  out[out.length - 1]! &= 0xff << out[0]!;
+  return out;
+}
+
 function formatValue(buf: Uint8Array, t: Tlv): string {
-  const width = CHAR_WIDTH[t.tag];
-  if (width === undefined) return hexDump(buf, t);
-  const { contentStart: start, end } = t;
+  const { tag, bytes } = attributeValue(buf, t);
+  const width = CHAR_WIDTH[tag];
+  if (width === undefined) return dumpValue(buf, t);
+  const start = 0;
+  const end = bytes.length;
   if (width === 0) {
     // UTF8String: OpenSSL skips the conversion and escapes the bytes as they are.
     let s = '';
-    for (let p = start; p < end; p++) s += escapeByte(buf[p]!, p === start, p === end - 1);
+    for (let p = start; p < end; p++) s += escapeByte(bytes[p]!, p === start, p === end - 1);
     return s;
   }
-  if ((end - start) % width !== 0) return hexDump(buf, t);
+  if ((end - start) % width !== 0) return dumpValue(buf, t);
   let s = '';
   for (let p = start; p < end; p += width) {
     let c = 0;
-    for (let k = 0; k < width; k++) c = c * 256 + buf[p + k]!;
+    for (let k = 0; k < width; k++) c = c * 256 + bytes[p + k]!;
     const first = p === start;
     const last = p + width === end;
     if (c < 0x80) s += escapeByte(c, first, last);

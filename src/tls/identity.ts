@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { certificateParts, children, decodeOid, decodeTime, type Tlv } from './der.js';
+import { attributeValue, certificateParts, children, decodeOid, decodeTime, type Tlv } from './der.js';
 import { formatName } from './dn.js';
 
 /**
@@ -96,18 +96,20 @@ function serialHex(der: Buffer, t: Tlv): string {
   return der.subarray(start, t.end).toString('hex').toUpperCase();
 }
 
+/** The text of a Name attribute, BER constructed strings collected as in formatName, so policy matching sees what the DN shows. */
 function decodeString(der: Buffer, t: Tlv): string {
-  const bytes = der.subarray(t.contentStart, t.end);
-  switch (t.tag) {
+  const { tag, bytes } = attributeValue(der, t);
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  switch (tag) {
     case 0x0c:
-      return bytes.toString('utf8');
+      return b.toString('utf8');
     case 0x1e: {
-      const swapped = Buffer.from(bytes);
+      const swapped = Buffer.from(b);
       swapped.swap16();
       return swapped.toString('utf16le');
     }
     default:
-      return bytes.toString('latin1');
+      return b.toString('latin1');
   }
 }
 

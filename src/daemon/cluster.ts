@@ -113,6 +113,7 @@ export async function runWorker(o: ServeOptions): Promise<number> {
   const server = await ProxyServer.create(config, { log, metrics });
   const fd = process.env.ZTPROXY_LISTEN_FD;
   const address = await server.listen(fd ? { fd: Number(fd) } : undefined);
+  log.info({ listen: `${address.host}:${address.port}` }, 'ztproxy listening');
   process.send?.({ type: MSG_READY, port: address.port });
   return new Promise<number>((resolve) => {
     const reloader = new Reloader(server, o, log);

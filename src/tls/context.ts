@@ -5,7 +5,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
-import { X509Crl } from '@peculiar/x509';
+// Through src/ca/x509.js: @peculiar/x509 needs the Reflect metadata shim loaded first.
+import { X509Crl } from '../ca/x509.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
 

@@ -2,4 +2,3 @@
 export * from './definitions.js';
 export * from './listener.js';
 export * from './cluster.js';
-export * from './handshake-reason.js';

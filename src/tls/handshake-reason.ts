@@ -16,7 +16,7 @@ const UNKNOWN_CA = new Set([
  */
 export function verifyFailureReason(code: string | null | undefined, hasCertificate: boolean): HandshakeFailureReason {
   if (!hasCertificate) return 'no_certificate';
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'expired';
+  if (code === 'CERT_HAS_EXPIRED') return 'expired';
   if (code === 'CERT_REVOKED') return 'revoked';
   if (code && UNKNOWN_CA.has(code)) return 'unknown_ca';
   return 'bad_certificate';

@@ -154,7 +154,7 @@ function sanDer(entries: [string, string][]): Buffer {
 
 /** A PKCS#10 request for `subject` (DER), optionally asking for a subjectAltName, signed by `key` (P-256). */
 function handMadeCsr(subject: Buffer, san: [string, string][] | undefined, pub: KeyObject, key: KeyObject): Buffer {
-  let attrs = Buffer.alloc(0);
+  let attrs: Buffer = Buffer.alloc(0);
   if (san) {
     const ext = tlv(0x30, Buffer.concat([oidDer('2.5.29.17'), tlv(0x04, sanDer(san))]));
     attrs = tlv(0x30, Buffer.concat([oidDer('1.2.840.113549.1.9.14'), tlv(0x31, tlv(0x30, ext))]));
@@ -166,14 +166,15 @@ function handMadeCsr(subject: Buffer, san: [string, string][] | undefined, pub: 
 
 /**
  * Mints one client certificate per case under `dir`, signed by the CA store
- * `caDir`. All cases share one P-256 key (written to dir/case.key).
+ * `caDir`. The cases of one call share a P-256 key (written to dir/<case>.key).
  */
 export async function mintCases(dir: string, caDir: string, cases: DnCase[]): Promise<MintedCase[]> {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const keyFile = join(dir, 'case.key');
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' });
   const out: MintedCase[] = [];
   for (const c of cases) {
+    const keyFile = join(dir, `${c.name}.key`);
+    writeFileSync(keyFile, keyPem, { mode: 0o600 });
     let csr: string | Buffer;
     if (c.spec.subj !== undefined) {
       const args = ['req', '-new', '-key', keyFile, '-subj', c.spec.subj, ...(c.spec.args ?? [])];

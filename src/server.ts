@@ -19,6 +19,7 @@ import type { ResolvedConfig } from './config/index.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
+import { Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
 import { chainViolation, handshakeErrorReason, identityFromDer, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
@@ -35,6 +36,12 @@ function rawSocketOf(s: tls.TLSSocket): AcceptedSocket | undefined {
 export interface ProxyServerDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
+  /**
+   * TLS session ticket keys (48 bytes) shared by all workers, so a client
+   * resumes on any of them. Default: random per process and per reload.
+   * Used only with `tls.sessionResumption: true`.
+   */
+  readonly ticketKeys?: Buffer;
 }
 
 export class ProxyServer {
@@ -45,6 +52,7 @@ export class ProxyServer {
   readonly #metrics: Metrics;
   readonly #tls: tls.Server;
   readonly #http: http.Server;
+  readonly #h2: Http2Front;
   readonly #handshakeLog: HandshakeFailureLog;
   readonly #sockets = new Set<tls.TLSSocket>();
   #nextConnId = 0;
@@ -73,15 +81,20 @@ export class ProxyServer {
     });
     this.#http.on('request', handler.onRequest);
     this.#http.on('connect', handler.onConnect);
+    // http.Server starts the checker that enforces headersTimeout/requestTimeout on 'listening'. This
+    // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
+    this.#http.emit('listening');
+    this.#h2 = new Http2Front(handler, limits, deps.metrics, deps.log);
     this.#tls = tls.createServer({
       ...material.options,
       requestCert: true,
       // Verification is enforced in #onSecure (see the module comment); OpenSSL still verifies the chain.
       rejectUnauthorized: false,
       handshakeTimeout: limits.handshakeTimeoutMs,
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: ['h2', 'http/1.1'],
       secureOptions: ProxyServer.secureOptions(config),
       sessionIdContext: 'ztproxy',
+      ...(deps.ticketKeys ? { ticketKeys: deps.ticketKeys } : {}),
     });
     this.#tls.maxConnections = limits.maxConnections;
     this.#tls.prependListener('connection', (raw: AcceptedSocket) => {
@@ -134,12 +147,14 @@ export class ProxyServer {
    * use the new routes from now on; connections in flight finish. On any
    * error the old config keeps serving and the error is thrown.
    */
-  async reload(load: () => Promise<ResolvedConfig>): Promise<void> {
+  async reload(load: () => Promise<ResolvedConfig>, ticketKeys?: Buffer): Promise<void> {
     try {
       const config = await load();
       const material = await loadTlsMaterial(config);
       const runtime = new Runtime(config, this.#metrics);
-      this.#tls.setSecureContext({ ...material.options, sessionIdContext: 'ztproxy' });
+      // A new context has new ticket keys (the given ones, or random): no session
+      // resumes across a reload, so none outlives a CRL or CA change.
+      this.#tls.setSecureContext({ ...material.options, sessionIdContext: 'ztproxy', ...(ticketKeys ? { ticketKeys } : {}) });
       const old = this.#runtime;
       this.#runtime = runtime;
       this.#config = config;
@@ -151,6 +166,11 @@ export class ProxyServer {
       this.#metrics.configReloads.inc({ result: 'failed' });
       throw err;
     }
+  }
+
+  /** Replaces the session ticket keys (periodic rotation; all workers get the same). */
+  setTicketKeys(keys: Buffer): void {
+    this.#tls.setTicketKeys(keys);
   }
 
   /** Readiness: listening and material loaded. */
@@ -170,14 +190,17 @@ export class ProxyServer {
   async #drain(drainMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
     this.#http.closeIdleConnections();
+    this.#h2.close();
     const deadline = Date.now() + drainMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) {
       this.#http.closeIdleConnections();
+      this.#h2.close();
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of this.#sockets) s.destroy();
     await closed;
     this.#handshakeLog.close();
+    this.#http.close(); // stops the connections checker started in the constructor
     await this.#runtime.close();
   }
 
@@ -200,6 +223,8 @@ export class ProxyServer {
 
   #onTlsError = (err: Error & { code?: string }, s: tls.TLSSocket): void => {
     this.#handshakeFailed(handshakeErrorReason(err.code), s, { code: err.code });
+    // With a 'tlsClientError' listener Node leaves the socket open (a handshake timeout would otherwise idle forever).
+    s.destroy();
   };
 
   #onSecure = (s: tls.TLSSocket): void => {
@@ -240,7 +265,8 @@ export class ProxyServer {
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
     const log = this.#log.child({ connId: id });
     (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', log);
-    this.#http.emit('connection', s);
+    if (s.alpnProtocol === 'h2') this.#h2.accept(s);
+    else this.#http.emit('connection', s);
   };
 }
 

@@ -5,6 +5,7 @@
  * through the primary.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { ResolvedConfig } from '../config/index.js';
 import { describeError, EXIT } from '../errors.js';
@@ -12,11 +13,15 @@ import type { EchoUpstream } from '../dev/echo-upstream.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
 import { ProxyServer } from '../server.js';
-import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, type ServeOptions } from './serve.js';
+import { MaterialWatcher } from '../tls/index.js';
+import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, watchedFiles, type ServeOptions } from './serve.js';
 
 const MSG_RELOAD = 'ztproxy:reload';
 const MSG_STOP = 'ztproxy:stop';
 const MSG_READY = 'ztproxy:ready';
+const MSG_TICKET_KEYS = 'ztproxy:ticket-keys';
+/** Session ticket keys are replaced this often (and on every reload). */
+const TICKET_KEY_ROTATION_MS = 60 * 60 * 1000;
 
 export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count: number, echo: EchoUpstream | null, devNote: string | null): Promise<number> {
   const { log, flush } = createLogger(config.log.level, { role: 'primary' });
@@ -28,11 +33,16 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ztproxy_primary_' });
   const aggregator = createPrimaryAggregator({ registry });
+  // One set of ticket keys for all workers, so a session resumes on any of them;
+  // sent over IPC (never the environment, which other processes can read).
+  let ticketKeys = randomBytes(48);
+  const sendKeys = (w: Worker, reload = false) => w.send({ type: reload ? MSG_RELOAD : MSG_TICKET_KEYS, keys: ticketKeys.toString('hex') });
   let stopping = false;
   let restarts = 0;
   let printed = false;
   const fork = (): Worker => {
     const w = cluster.fork(env);
+    w.once('online', () => sendKeys(w));
     w.on('message', (m: unknown) => {
       if (m && typeof m === 'object' && (m as { type?: string }).type === MSG_READY && !printed) {
         printed = true;
@@ -55,6 +65,11 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
   // Reset the backoff once workers have stayed up for a while.
   const calm = setInterval(() => (restarts = 0), 60_000);
   calm.unref();
+  const rotate = setInterval(() => {
+    ticketKeys = randomBytes(48);
+    for (const w of Object.values(cluster.workers ?? {})) if (w) sendKeys(w);
+  }, TICKET_KEY_ROTATION_MS);
+  rotate.unref();
   const metricsListener = config.metricsAddress
     ? await startMetricsListener({
         host: config.metricsAddress.host,
@@ -68,22 +83,33 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
     : null;
   log.info({ workers: count, metrics: metricsListener?.address() ?? null }, 'ztproxy primary started');
   return new Promise<number>((resolve) => {
+    let current = config;
+    let watcher: MaterialWatcher | null = null;
+    const watch = () => {
+      watcher?.close();
+      watcher = new MaterialWatcher(watchedFiles(current, o), () => onHup());
+    };
     const onHup = () => {
       // Validate first so a broken config is reported once, here; workers still count their own reloads.
-      reloadConfig(o).then(
-        () => {
-          for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: MSG_RELOAD });
-        },
-        (err) => {
-          log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving');
-          for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: MSG_RELOAD });
-        },
-      );
+      const broadcast = () => {
+        ticketKeys = randomBytes(48);
+        for (const w of Object.values(cluster.workers ?? {})) if (w) sendKeys(w, true);
+      };
+      reloadConfig(o).then((next) => {
+        current = next;
+        watch();
+        broadcast();
+      }, (err) => {
+        log.error({ err, reason: describeError(err) }, 'reload failed; old config keeps serving');
+        broadcast(); // workers try too, and count the failure in the metrics
+      });
     };
     const onStop = (signal: string) => {
       stopping = true;
       log.info({ signal }, 'draining workers');
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      clearInterval(rotate);
+      watcher?.close();
       const exits = workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
       for (const w of workers) w.send({ type: MSG_STOP });
       const hardStop = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), config.limits.drainTimeoutMs + 5_000);
@@ -97,6 +123,7 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
         resolve(EXIT.ok);
       });
     };
+    watch();
     process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => onStop('SIGTERM'));
     process.once('SIGINT', () => onStop('SIGINT'));
@@ -116,7 +143,7 @@ export async function runWorker(o: ServeOptions): Promise<number> {
   log.info({ listen: `${address.host}:${address.port}` }, 'ztproxy listening');
   process.send?.({ type: MSG_READY, port: address.port });
   return new Promise<number>((resolve) => {
-    const reloader = new Reloader(server, o, log);
+    const reloader = new Reloader(server, o, log, false);
     const stop = () => {
       reloader.close();
       void server.close().then(() => {
@@ -125,9 +152,11 @@ export async function runWorker(o: ServeOptions): Promise<number> {
       });
     };
     process.on('message', (m: unknown) => {
-      const type = m && typeof m === 'object' ? (m as { type?: string }).type : undefined;
-      if (type === MSG_STOP) stop();
-      if (type === MSG_RELOAD) reloader.reload('SIGHUP');
+      const msg = (m && typeof m === 'object' ? m : {}) as { type?: string; keys?: string };
+      const keys = typeof msg.keys === 'string' && msg.keys.length === 96 ? Buffer.from(msg.keys, 'hex') : undefined;
+      if (msg.type === MSG_STOP) stop();
+      if (msg.type === MSG_TICKET_KEYS && keys) server.setTicketKeys(keys);
+      if (msg.type === MSG_RELOAD) reloader.reload('SIGHUP', keys);
     });
     // The primary decides when to stop; signals from a terminal's process group are ignored here.
     process.on('SIGINT', () => {});

@@ -4,6 +4,7 @@
  * SIGINT. Resolves to the exit code.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
@@ -115,10 +116,14 @@ async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpst
   return new Promise<number>((resolve) => {
     const reloader = new Reloader(server, o, log);
     const onHup = () => reloader.reload('SIGHUP');
+    // Fresh session ticket keys every hour (and, through the new context, on every reload).
+    const rotate = setInterval(() => server.setTicketKeys(randomBytes(48)), 60 * 60 * 1000);
+    rotate.unref();
     const onStop = (signal: string) => {
       log.info({ signal }, 'draining');
       process.off('SIGHUP', onHup);
       reloader.close();
+      clearInterval(rotate);
       void server
         .close()
         .then(() => metricsListener?.close())
@@ -146,29 +151,35 @@ export class Reloader {
   #running = false;
   #again = false;
   #watcher: MaterialWatcher | null = null;
+  #ticketKeys: Buffer | undefined;
 
-  constructor(server: ProxyServer, o: ServeOptions, log: Logger) {
+  readonly #watchFiles: boolean;
+
+  /** `watchFiles`: false in cluster workers, whose primary watches and rotates the shared ticket keys. */
+  constructor(server: ProxyServer, o: ServeOptions, log: Logger, watchFiles = true) {
     this.#server = server;
     this.#o = o;
     this.#log = log;
+    this.#watchFiles = watchFiles;
     this.#watch();
   }
 
   #watch(): void {
+    if (!this.#watchFiles) return;
     this.#watcher?.close();
-    const t = this.#server.config.tls;
-    const files = [t.cert, t.key, t.clientCA, ...(t.crl ? [t.crl] : []), ...(this.#o.config ? [this.#o.config] : [])];
-    this.#watcher = new MaterialWatcher(files, () => this.reload('file change'));
+    this.#watcher = new MaterialWatcher(watchedFiles(this.#server.config, this.#o), () => this.reload('file change'));
   }
 
-  reload(trigger: string): void {
+  /** Reloads now, or once more after the running reload. `ticketKeys`: the shared keys of a cluster. */
+  reload(trigger: string, ticketKeys?: Buffer): void {
+    if (ticketKeys) this.#ticketKeys = ticketKeys;
     if (this.#running) {
       this.#again = true;
       return;
     }
     this.#running = true;
     this.#server
-      .reload(() => reloadConfig(this.#o))
+      .reload(() => reloadConfig(this.#o), this.#ticketKeys)
       .then(() => {
         this.#log.info({ trigger }, 'config reloaded');
         this.#watch();
@@ -186,6 +197,12 @@ export class Reloader {
   close(): void {
     this.#watcher?.close();
   }
+}
+
+/** The files whose change triggers a reload. */
+export function watchedFiles(config: ResolvedConfig, o: ServeOptions): string[] {
+  const t = config.tls;
+  return [t.cert, t.key, t.clientCA, ...(t.crl ? [t.crl] : []), ...(o.config ? [o.config] : [])];
 }
 
 /** Re-reads the config the process was started with; the effective flags of the start still override. */

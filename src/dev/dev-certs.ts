@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initCA, issueClient, issueServer } from '../ca/index.js';
+import { initCA, issueClient, issueServer, writeCrl } from '../ca/index.js';
 
 export interface DevCerts {
   readonly dir: string;
@@ -49,5 +49,7 @@ export async function ensureDevCerts(dir: string): Promise<DevCerts> {
     await issueClient({ dir: caDir, cn: 'alice', ou: ['dev'], o: 'ztproxy dev', outDir: dir, ttlSeconds: 30 * 86400 });
     created = true;
   }
+  // A CRL past its nextUpdate makes OpenSSL refuse every client: re-sign it on each dev start.
+  if (!created) await writeCrl({ dir: caDir });
   return { ...files, created };
 }

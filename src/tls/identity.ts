@@ -11,7 +11,7 @@ export interface PeerIdentity {
   readonly subjectDN: string;
   /** Issuer DN in the same form (`$ssl_client_i_dn`). */
   readonly issuerDN: string;
-  /** Serial as upper-case hex without leading zeros beyond one byte pair, like `$ssl_client_serial`. */
+  /** Serial as upper-case hex without DER sign padding (`-` + magnitude when negative), like `$ssl_client_serial`. */
   readonly serial: string;
   /** SHA-1 fingerprint, lower-case hex without colons, like `$ssl_client_fingerprint`. */
   readonly fingerprintSha1: string;
@@ -89,11 +89,28 @@ export function identityFromDer(der: Buffer, chainDer: readonly Buffer[] = []): 
   };
 }
 
-/** Upper-case hex of the INTEGER's magnitude, as OpenSSL's i2a_ASN1_INTEGER prints `$ssl_client_serial`. */
+/**
+ * The serial as OpenSSL's i2a_ASN1_INTEGER prints `$ssl_client_serial`:
+ * upper-case hex of the magnitude without DER's sign padding, and `-` before
+ * a negative serial (RFC 5280 forbids them, but OpenSSL decodes and verifies
+ * such certificates from older CAs): FF7F prints -81.
+ */
 function serialHex(der: Buffer, t: Tlv): string {
-  let start = t.contentStart;
-  while (start < t.end - 1 && der[start] === 0) start++;
-  return der.subarray(start, t.end).toString('hex').toUpperCase();
+  let bytes: Uint8Array = der.subarray(t.contentStart, t.end);
+  let sign = '';
+  if (bytes.length > 0 && bytes[0]! & 0x80) {
+    // Two's complement: magnitude = ~x + 1.
+    const mag = Uint8Array.from(bytes, (b) => ~b & 0xff);
+    for (let i = mag.length - 1; i >= 0; i--) {
+      mag[i] = (mag[i]! + 1) & 0xff;
+      if (mag[i] !== 0) break;
+    }
+    bytes = mag;
+    sign = '-';
+  }
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  return sign + Buffer.from(bytes.subarray(start)).toString('hex').toUpperCase();
 }
 
 /** The text of a Name attribute, BER constructed strings collected as in formatName, so policy matching sees what the DN shows. */

@@ -19,12 +19,13 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sequenceChildren, tlv } from '../../src/ca/der.js';
 import { makePki } from '../helpers/pki.js';
 import { freePort, nginxSkip, startNginx, waitForPort } from '../helpers/nginx.js';
 import { loadCases, mintCases, type MintedCase } from './dn-cases.js';
@@ -175,6 +176,19 @@ t.test('identity headers: ztproxy = nginx, byte for byte, for every DN golden ca
   const pki = await makePki(dir);
   const caPem = readFileSync(pki.caCert, 'utf8');
   const minted: MintedCase[] = await mintCases(dir, pki.caDir, loadCases());
+  // Serials a foreign CA may have used: negative (RFC 5280 forbids it, OpenSSL verifies it
+  // anyway and prints "-" + magnitude) and with DER sign padding. Same subject as the first case.
+  const caKey = createPrivateKey(readFileSync(join(pki.caDir, 'ca.key')));
+  const withSerial = (base: MintedCase, name: string, serialHex: string): MintedCase => {
+    const [tbs, alg] = sequenceChildren(base.der, 'certificate');
+    const fields = sequenceChildren(tbs!, 'tbsCertificate');
+    fields[1] = tlv(0x02, Buffer.from(serialHex, 'hex'));
+    const newTbs = tlv(0x30, Buffer.concat(fields));
+    const der = tlv(0x30, Buffer.concat([newTbs, alg!, tlv(0x03, Buffer.concat([Buffer.from([0]), sign('sha256', newTbs, caKey)]))]));
+    const certPem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    return { ...base, name, der, certPem };
+  };
+  minted.push(withSerial(minted[0]!, 'serial-negative', 'ff7f'), withSerial(minted[0]!, 'serial-padded', '0080ab'));
 
   const echo = rawEcho();
   await new Promise<void>((r) => echo.server.listen(0, '127.0.0.1', r));
@@ -228,13 +242,15 @@ ${COMPARED.map(([h, v]) => `      proxy_set_header ${h} ${v};`).join('\n')}
     t.same(parsed[0]!.Subject, [c.expected], `${c.name}: XFCC Subject = DN`);
     t.same(parsed[0]!.Hash, [createHash('sha256').update(c.der).digest('hex')], `${c.name}: XFCC Hash`);
     t.same(Object.keys(parsed[0]!).sort(), ['Hash', 'Subject', ...(parsed[0]!.URI ? ['URI'] : []), ...(parsed[0]!.DNS ? ['DNS'] : [])].sort(), `${c.name}: XFCC keys`);
+    if (c.name === 'serial-negative') t.same(values(viaNginx.head, 'x-client-serial'), ['-81'], 'negative serial: "-" + magnitude');
+    if (c.name === 'serial-padded') t.same(values(viaNginx.head, 'x-client-serial'), ['80AB'], 'sign padding dropped');
     if (c.name === 'empty-subject-san-only') {
       t.same(parsed[0]!.URI, ['spiffe://example.internal/ns/prod/sa/svc']);
       t.same(parsed[0]!.DNS, ['svc.internal']);
     }
   }
-  t.equal(identical, minted.length, `identity headers identical for ${identical}/${minted.length} DN cases`);
-  t.comment(`${minted.length} DN cases through nginx and ztproxy: ${identical} byte-identical`);
+  t.equal(identical, minted.length, `identity headers identical for ${identical}/${minted.length} certificates`);
+  t.comment(`${minted.length - 2} DN cases (+2 serial cases) through nginx and ztproxy: ${identical}/${minted.length} byte-identical`);
 
   // Reject side: without a client certificate neither proxy reaches the upstream.
   const before = echo.heads.length;

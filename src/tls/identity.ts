@@ -125,6 +125,11 @@ function decodeString(der: Buffer, t: Tlv): string {
       swapped.swap16();
       return swapped.toString('utf16le');
     }
+    case 0x1c: {
+      let out = '';
+      for (let i = 0; i + 4 <= b.length; i += 4) out += String.fromCodePoint(Math.min(b.readUInt32BE(i), 0x10ffff));
+      return out;
+    }
     default:
       return b.toString('latin1');
   }
@@ -135,8 +140,17 @@ function formatIp(bytes: Buffer): string {
   if (bytes.length === 16) {
     const groups: string[] = [];
     for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-    return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+    // RFC 5952: the longest run of two or more zero groups (the first on a tie) becomes "::".
+    let best = -1;
+    let bestLen = 1;
+    for (let i = 0; i < 8; ) {
+      let j = i;
+      while (j < 8 && groups[j] === '0') j++;
+      if (j - i > bestLen) [best, bestLen] = [i, j - i];
+      i = j === i ? i + 1 : j;
+    }
+    if (best === -1) return groups.join(':');
+    return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
   }
   return bytes.toString('hex');
 }
-

@@ -51,7 +51,7 @@ export async function prepare(o: ServeOptions): Promise<{ config: ResolvedConfig
       overrides.upstream = echo.url;
     }
     const rel = (p: string) => p.replace(process.cwd() + '/', '');
-    devNote = `curl --cacert ${rel(dev.caCert)} --cert ${rel(dev.clientCert)} --key ${rel(dev.clientKey)} https://localhost:${(overrides.listen ?? '127.0.0.1:8443').split(':').pop()}/`;
+    devNote = `curl --cacert ${rel(dev.caCert)} --cert ${rel(dev.clientCert)} --key ${rel(dev.clientKey)} https://localhost:{PORT}/`;
   }
   const config = await loadConfig(o.config, overrides);
   // Reloads and workers use the same effective flags.
@@ -89,7 +89,7 @@ export function warnInsecure(config: ResolvedConfig, log: Logger): void {
 
 /** Prints the newcomer's curl line. */
 export function printDevNote(port: number, devNote: string | null): void {
-  if (devNote) process.stdout.write(`\nztproxy dev mode: mTLS on https://localhost:${port}/ in front of a built-in echo upstream.\nTry it (your DN comes back in x-client-subject-dn):\n\n  ${devNote}\n\n`);
+  if (devNote) process.stdout.write(`\nztproxy dev mode: mTLS on https://localhost:${port}/ in front of a built-in echo upstream.\nTry it (your DN comes back in x-client-subject-dn):\n\n  ${devNote.replace('{PORT}', String(port))}\n\n`);
 }
 
 /** One process serves everything (workers: 1). */

@@ -29,6 +29,7 @@ import { sequenceChildren, tlv } from '../../src/ca/der.js';
 import { makePki } from '../helpers/pki.js';
 import { freePort, nginxSkip, startNginx, waitForPort } from '../helpers/nginx.js';
 import { loadCases, mintCases, type MintedCase } from './dn-cases.js';
+import { parseXfcc } from './xfcc.js';
 
 const MAIN = process.env.ZTPROXY_MAIN ?? fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -99,46 +100,6 @@ function get(port: number, ca: string, c: { certPem: string; keyFile: string }):
 }
 
 const values = (head: Head, name: string): string[] => head.filter(([n]) => n === name).map(([, v]) => v);
-
-/**
- * Parses an X-Forwarded-Client-Cert value per Envoy's grammar: elements split
- * by `,`, pairs by `;`, `key=value` where a value may be a quoted-string
- * with `\"` and `\\` escapes. Separators inside quotes do not split.
- * Throws on anything else (an unterminated quote, a pair without `=`).
- */
-export function parseXfcc(v: string): Record<string, string[]>[] {
-  const elements: Record<string, string[]>[] = [];
-  let el: Record<string, string[]> = {};
-  let i = 0;
-  for (;;) {
-    const eq = v.indexOf('=', i);
-    if (eq === -1) throw new Error(`XFCC: no '=' after ${i}`);
-    const key = v.slice(i, eq);
-    if (!/^[A-Za-z]+$/.test(key)) throw new Error(`XFCC: bad key ${JSON.stringify(key)}`);
-    let p = eq + 1;
-    let value = '';
-    if (v[p] === '"') {
-      for (p++; ; p++) {
-        if (p >= v.length) throw new Error('XFCC: unterminated quote');
-        if (v[p] === '\\') value += v[++p] ?? '';
-        else if (v[p] === '"') break;
-        else value += v[p];
-      }
-      p++;
-    } else {
-      while (p < v.length && v[p] !== ';' && v[p] !== ',') value += v[p++];
-    }
-    (el[key] ??= []).push(value);
-    if (p >= v.length) break;
-    if (v[p] === ',') {
-      elements.push(el);
-      el = {};
-    } else if (v[p] !== ';') throw new Error(`XFCC: junk at ${p}`);
-    i = p + 1;
-  }
-  elements.push(el);
-  return elements;
-}
 
 /** Starts `node dist/main.js serve --config` and waits until it listens; stopped by teardown. */
 async function startZtproxy(t: Test, dir: string, tls: { cert: string; key: string; clientCA: string }, upstreamPort: number): Promise<number> {

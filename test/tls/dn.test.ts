@@ -45,7 +45,7 @@ t.test('golden DN cases: formatName = .out = openssl -nameopt RFC2253', async (t
   t.comment(`${minted.length} DN cases ${hasOpenssl ? 'checked against openssl' : 'checked against .out only (openssl not installed)'}`);
 });
 
-t.test('subjects OpenSSL cannot decode: openssl refuses the certificate (nginx and ztproxy refuse the handshake)', { skip: hasOpenssl ? false : 'openssl not installed' }, async (t) => {
+t.test('subjects OpenSSL cannot decode: openssl refuses to load the certificate (d2i_X509, the decoder nginx and ztproxy both run)', { skip: hasOpenssl ? false : 'openssl not installed' }, async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);
   const minted = await mintCases(dir, pki.caDir, UNPARSEABLE);

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { tlv } from '../../src/ca/der.js';
 import { attributeValue, certificateParts, children, decodeOid, readTlv } from '../../src/tls/der.js';
 import { identityFromDer } from '../../src/tls/identity.js';
+import { xfccValue, buildIdentityHeaders } from '../../src/proxy/identity-headers.js';
 import { nameDer } from './dn-cases.js';
+import { parseXfcc } from './xfcc.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const h = (hex: string): Buffer => Buffer.from(hex.replace(/\s+/g, ''), 'hex');
@@ -143,4 +145,19 @@ t.test('DER reader: lengths, OIDs, and refusals', async (t) => {
   t.throws(() => attributeValue(ctx, readTlv(ctx, 0)), /not universal/);
   const seq = h('30020500');
   t.same(attributeValue(seq, readTlv(seq, 0)).collected, false, 'a SEQUENCE value is kept whole');
+});
+
+t.test('header safety: hostile subjects give printable ASCII values and one XFCC element whose Subject is the DN', async (t) => {
+  const subject = nameDer([[{ type: 'O', value: 'x\r\nX-Client-Verify: SUCCESS\u0000' }], [{ type: 'CN', value: 'a";Hash=00;Subject="b,URI=x=y;DNS=evil\\' }]]);
+  const id = identityFromDer(cert({ serial: '01', subject, san: [tlv(0x86, Buffer.from('spiffe://e/"x";DNS=y')).toString('hex'), tlv(0x82, Buffer.from('a.internal')).toString('hex')] }));
+  const headers = buildIdentityHeaders(id, {
+    names: { subjectDN: 'x-client-subject-dn', issuerDN: 'x-client-issuer-dn', verify: 'x-client-verify', serial: 'x-client-serial', fingerprint: 'x-client-fingerprint', cert: 'x-client-cert' },
+    fingerprintAlgorithm: 'sha1',
+    xfcc: true,
+    rfc9440: true,
+  });
+  for (let i = 1; i < headers.length; i += 2) t.match(headers[i], /^[\x20-\x7e]*$/, `${headers[i - 1]} is printable ASCII`);
+  const parsed = parseXfcc(xfccValue(id));
+  t.same(parsed, [{ Hash: [id.fingerprintSha256], Subject: [id.subjectDN], URI: ['spiffe://e/"x";DNS=y'], DNS: ['a.internal'] }]);
+  t.equal(id.subjectDN, 'CN=a\\"\\;Hash=00\\;Subject=\\"b\\,URI=x=y\\;DNS=evil\\\\,O=x\\0D\\0AX-Client-Verify: SUCCESS\\00');
 });

@@ -24,6 +24,10 @@ export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'tls', 'reset', 'other'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
+/** Why ztproxy cut an HTTP/2 session off, as the `reason` label of `ztproxy_http2_sessions_cut_total`. */
+export const HTTP2_CUT_REASONS = ['rapid_reset', 'protocol_error'] as const;
+export type Http2CutReason = (typeof HTTP2_CUT_REASONS)[number];
+
 /** Certificates whose expiry is exported, as the `cert` label. */
 export const EXPIRY_CERTS = ['server', 'client_ca', 'crl_next_update'] as const;
 
@@ -54,6 +58,7 @@ export interface Metrics {
   readonly upstreamErrors: Counter<'route' | 'kind'>;
   readonly certificateExpiry: Gauge<'cert'>;
   readonly configReloads: Counter<'result'>;
+  readonly http2SessionsCut: Counter<'reason'>;
   /** Creates the zero series of every configured route (call at start and after each reload). */
   initRoutes(routeNames: readonly string[]): void;
 }
@@ -129,7 +134,15 @@ export function createMetrics(registry: Registry): Metrics {
     registers,
   });
 
+  const http2SessionsCut = new Counter({
+    name: 'ztproxy_http2_sessions_cut_total',
+    help: 'HTTP/2 sessions closed by ztproxy for abuse (rapid reset) or protocol errors',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
   handshakes.inc({ result: 'ok', reason: '' }, 0);
+  for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
   handshakeDuration.zero({ result: 'ok' });
   handshakeDuration.zero({ result: 'failed' });
@@ -149,6 +162,7 @@ export function createMetrics(registry: Registry): Metrics {
     upstreamErrors,
     certificateExpiry,
     configReloads,
+    http2SessionsCut,
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);

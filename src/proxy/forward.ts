@@ -88,7 +88,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     const res = this.#res;
     if (res.destroyed) return false;
-    res.writeHead(statusCode, statusText || undefined, downstreamResponseHeaders(rawHeaders, this.#requestId));
+    // HTTP/2 has no reason phrase (node warns when given one).
+    const reason = this.#req.httpVersionMajor === 2 ? undefined : statusText || undefined;
+    res.writeHead(statusCode, reason, downstreamResponseHeaders(rawHeaders, this.#requestId));
     return true;
   }
 
@@ -145,6 +147,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           dn: id.subjectDN,
           serial: id.serial,
           method: this.#req.method,
+          httpVersion: this.#req.httpVersion,
           host: this.#host,
           path: this.#path,
           status,

@@ -24,6 +24,18 @@ export interface ConnectionSocket {
 
 const REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 
+/**
+ * The request's authority: Host on HTTP/1.1; `:authority` (or Host) on
+ * HTTP/2, where both present and different is malformed (RFC 9113 §8.3.1)
+ * and gives '' (answered 400).
+ */
+export function authorityOf(req: IncomingMessage): string | undefined {
+  const a = req.headers[':authority'];
+  if (typeof a !== 'string') return req.headers.host;
+  const h = req.headers.host;
+  return h === undefined || h === a ? a : '';
+}
+
 export interface Target {
   readonly host: string;
   readonly path: string;
@@ -48,7 +60,7 @@ export class RequestHandler {
     const inboundId = req.headers['x-request-id'];
     const requestId = typeof inboundId === 'string' && REQUEST_ID.test(inboundId) ? inboundId : randomUUID();
     let url = req.url ?? '';
-    let host = hostOf(req.headers.host);
+    let host = hostOf(authorityOf(req));
     if (url.charCodeAt(0) !== 0x2f) {
       // absolute-form (RFC 9112 §3.2.2): accepted only when it names the Host the request carries
       let u: URL | null = null;
@@ -120,10 +132,13 @@ export class RequestHandler {
     const rt = this.#runtime();
     const target = this.#resolve(req, res, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
     if (target === null) return;
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const hasBody =
+      req.httpVersionMajor === 2
+        ? !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders // HTTP/2: a body needs no length header
+        : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     const headers = upstreamRequestHeaders(
       req.rawHeaders,
-      { host: req.headers.host!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+      { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
       rt.identityNames,
     );
     const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, { accessLog: rt.config.log.access }, t0);

@@ -52,6 +52,7 @@ export interface ForwardedFacts {
 export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts, identityNames: ReadonlySet<string>): string[] {
   let connectionTokens: string[] | null = null;
   let xff = '';
+  let cookie = '';
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -60,6 +61,11 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a) continue; // HTTP/2 pseudo-header (:method, :path, :authority, :scheme)
+    if (name === 'cookie') {
+      cookie = cookie === '' ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`; // HTTP/2 splits cookies; HTTP/1.1 wants one field (RFC 9113 §8.2.3)
+      continue;
+    }
     if (name === 'x-request-id' || name === 'x-forwarded-proto' || name === 'x-forwarded-host') continue;
     if (name === 'x-forwarded-for') {
       xff = xff === '' ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
@@ -69,6 +75,7 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
     if (connectionTokens !== null && connectionTokens.includes(name)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
+  if (cookie !== '') out.push('cookie', cookie);
   out.push('host', f.host);
   out.push('x-forwarded-for', xff === '' ? f.remoteAddress : `${xff}, ${f.remoteAddress}`);
   out.push('x-forwarded-proto', 'https', 'x-forwarded-host', f.host, 'x-request-id', f.requestId);

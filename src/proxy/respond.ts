@@ -16,7 +16,7 @@ export function sendError(res: ServerResponse, status: number, requestId: string
   if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify({ error: message, status, requestId }) + '\n';
   const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId];
-  if (close) headers.push('connection', 'close');
+  if (close && !('stream' in res)) headers.push('connection', 'close'); // an HTTP/2 response (it has .stream) has no Connection header
   res.writeHead(status, headers);
   res.end(body);
 }

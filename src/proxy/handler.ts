@@ -79,6 +79,13 @@ export class RequestHandler {
       fail(400, requestId, 'missing or malformed Host');
       return null;
     }
+    // RFC 9112 §3.2: more than one Host is a 400. Node keeps only the first, which the SNI check would then trust.
+    let hosts = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+    if (hosts > 1) {
+      fail(400, requestId, 'more than one Host header');
+      return null;
+    }
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
     const normalized = normalizePath(rawPath);

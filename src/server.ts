@@ -84,9 +84,6 @@ export class ProxyServer {
     // http.Server starts the checker that enforces headersTimeout/requestTimeout on 'listening'. This
     // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
     this.#http.emit('listening');
-    // http.Server starts the checker that enforces headersTimeout/requestTimeout on 'listening'. This
-    // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
-    this.#http.emit('listening');
     this.#h2 = new Http2Front(handler, limits, deps.metrics, deps.log);
     this.#tls = tls.createServer({
       ...material.options,
@@ -204,7 +201,6 @@ export class ProxyServer {
     await closed;
     this.#handshakeLog.close();
     this.#http.close(); // stops the connections checker started in the constructor
-    this.#http.close(); // stops the connections checker started in the constructor
     await this.#runtime.close();
   }
 
@@ -227,8 +223,6 @@ export class ProxyServer {
 
   #onTlsError = (err: Error & { code?: string }, s: tls.TLSSocket): void => {
     this.#handshakeFailed(handshakeErrorReason(err.code), s, { code: err.code });
-    // With a 'tlsClientError' listener Node leaves the socket open (a handshake timeout would otherwise idle forever).
-    s.destroy();
     // With a 'tlsClientError' listener Node leaves the socket open (a handshake timeout would otherwise idle forever).
     s.destroy();
   };

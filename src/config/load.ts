@@ -118,7 +118,13 @@ export function parseYaml(text: string, file = 'config'): unknown {
     const msg = doc.errors.map((e) => e.message.split('\n')[0]).join('; ');
     throw new ZtpError('ZTP_CONFIG_PARSE', `${file}: ${msg}`);
   }
-  const value = doc.toJS({ maxAliasCount: 50 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 }) as unknown;
+  } catch (cause) {
+    // Found by test/fuzz: an unresolved alias under a merge key (`<<: *a`) or an alias bomb throws here, not in doc.errors.
+    throw new ZtpError('ZTP_CONFIG_PARSE', `${file}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
   return value ?? {};
 }
 

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   ZTP_CONFIG_INSECURE_UPSTREAM: EXIT.invalid,
   ZTP_TLS_MATERIAL: EXIT.invalid,
   ZTP_TLS_KEY_MISMATCH: EXIT.invalid,
+  ZTP_TLS_DER: EXIT.invalid,
   ZTP_LISTEN: EXIT.runtime,
   ZTP_RELOAD: EXIT.runtime,
   ZTP_CA_EXISTS: EXIT.invalid,

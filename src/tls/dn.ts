@@ -29,6 +29,7 @@
  */
 import { attributeValue, children, decodeOid, readTlv, type Tlv } from './der.js';
 import { OID_SHORT_NAMES } from './oid-short-names.js';
+import { ZtpError } from '../errors.js';
 
 // Character classes of OpenSSL's charmap.h, reduced to what XN_FLAG_RFC2253 uses.
 const ALWAYS = 1; // , + " \ < > ;
@@ -58,9 +59,17 @@ const CHAR_WIDTH: Record<number, number> = {
   0x1e: 2, // BMPString
 };
 
-/** Formats the DER of an X.501 Name (the whole SEQUENCE, tag included). */
+/**
+ * Formats the DER of an X.501 Name (the whole SEQUENCE, tag included).
+ * Throws ZtpError `ZTP_TLS_DER` (the DER reader's error as `cause`) when the
+ * DER does not parse; never anything else (test/fuzz/dn-printer.test.ts).
+ */
 export function formatDN(nameDer: Uint8Array): string {
-  return formatName(nameDer, readTlv(nameDer, 0));
+  try {
+    return formatName(nameDer, readTlv(nameDer, 0));
+  } catch (cause) {
+    throw new ZtpError('ZTP_TLS_DER', 'distinguished name: malformed DER', { cause });
+  }
 }
 
 /** Formats the Name at `name` inside `buf` (used on a certificate without copying). */

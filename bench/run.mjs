@@ -437,10 +437,11 @@ function versions() {
     cpu: os.cpus()[0]?.model ?? '?',
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    nginx: first('/usr/sbin/nginx', ['-v']),
+    nginx: first('/usr/sbin/nginx', ['-v']).replace(/^nginx version: /, ''),
     openssl: first('openssl', ['version']),
-    ab: first('ab', ['-V']),
-    ztproxy: first('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+    ab: first('ab', ['-V']).replace(/^This is /, '').replace(/, Version/, ''),
+    // dist/ is built from the working tree, so say when that differs from the commit.
+    ztproxy: first('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) + (run('git', ['-C', ROOT, 'status', '--porcelain', 'src']).stdout.trim() ? ' + uncommitted src/ changes' : ''),
   };
 }
 

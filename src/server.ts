@@ -81,6 +81,7 @@ export class ProxyServer {
     });
     this.#http.on('request', handler.onRequest);
     this.#http.on('connect', handler.onConnect);
+    this.#http.on('upgrade', handler.onUpgrade);
     // http.Server starts the checker that enforces headersTimeout/requestTimeout on 'listening'. This
     // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
     this.#http.emit('listening');

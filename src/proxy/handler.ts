@@ -12,6 +12,7 @@ import { Exchange } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { normalizePath } from './normalize-path.js';
 import { sendError } from './respond.js';
+import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
 import { hostOf } from './router.js';
 import type { RouteRuntime, Runtime } from './runtime.js';
 
@@ -151,6 +152,42 @@ export class RequestHandler {
     const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, { accessLog: rt.config.log.access }, t0);
     ex.start({ method: req.method as 'GET', path: target.path, headers, body: hasBody ? req : null });
   }
+
+  /**
+   * The 'upgrade' listener (WebSocket and any other Upgrade on HTTP/1.1):
+   * the same target checks and policy as a request, then a tunnel to the
+   * upstream (src/proxy/upgrade.ts). Refusals are answered on the raw socket.
+   */
+  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    try {
+      const t0 = performance.now();
+      const conn = (req.socket as ConnectionSocket)[kConnection];
+      if (conn === undefined) {
+        socket.destroy();
+        return;
+      }
+      const rt = this.#runtime();
+      const fail = (status: number, id: string, message?: string) => sendRawError(socket, status, id, message);
+      const target = this.#resolve(req, null, rt, conn, fail);
+      if (target === null) return;
+      const problem = upgradeProblem(req);
+      if (problem !== null) {
+        target.rr.countRequest(400);
+        fail(400, target.requestId, problem);
+        return;
+      }
+      const headers = upstreamRequestHeaders(
+        req.rawHeaders,
+        { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+        rt.identityNames,
+      );
+      const ctx = { accessLog: rt.config.log.access, idleTimeoutMs: rt.config.limits.upgradeIdleTimeoutMs };
+      new UpgradeExchange(req, req.socket, head, conn, target.rr, target.requestId, target.host, target.path, ctx, t0).start(headers);
+    } catch (err) {
+      this.#log.error({ err, method: req.method }, 'upgrade handler failed');
+      socket.destroy();
+    }
+  };
 
   /** The 'connect' listener: ztproxy never tunnels. */
   onConnect = (req: IncomingMessage, socket: Duplex): void => {

@@ -1,8 +1,60 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { formatPolicyTest, policyTest, readCertFile } from '../authz/policy-test.js';
+import { loadConfig } from '../config/index.js';
+import { EXIT, ZtpError } from '../errors.js';
 
-/** `ztproxy policy`: not implemented yet. */
+interface TestArgs {
+  config: string;
+  cert: string;
+  url: string;
+  sni?: string;
+  header?: string[];
+  json: boolean;
+  exitCode?: number;
+}
+
+/** `Name: value` flags → flat header list. */
+function parseHeaders(list: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const h of list ?? []) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) throw new ZtpError('ZTP_USAGE', `--header: expected "Name: value", got ${JSON.stringify(h)}`);
+    out.push(h.slice(0, colon).trim(), h.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+const testCommand: CommandModule<object, TestArgs> = {
+  command: 'test',
+  describe: 'show which route and rule decide a request from a certificate, and the headers the upstream would get (no traffic sent); exit 0 when forwarded, 1 when refused',
+  builder: (y: Argv) =>
+    y
+      .option('config', { type: 'string', demandOption: true, describe: 'ztproxy YAML config' })
+      .option('cert', { type: 'string', demandOption: true, describe: 'client certificate, PEM (leaf first) or DER' })
+      .option('url', { type: 'string', demandOption: true, describe: 'request URL, https://host/path' })
+      .option('sni', { type: 'string', describe: 'TLS server name the client sends (default: the URL host)' })
+      .option('header', { type: 'string', array: true, describe: 'extra request header "Name: value" (repeatable)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+      .example('$0 policy test --config /etc/ztproxy/ztproxy.yaml --cert alice.crt --url https://api.internal/admin', '') as unknown as Argv<TestArgs>,
+  handler: async (a) => {
+    if (typeof a.config !== 'string' || typeof a.cert !== 'string' || typeof a.url !== 'string') {
+      throw new ZtpError('ZTP_USAGE', 'policy test needs --config FILE, --cert FILE and --url URL');
+    }
+    const config = await loadConfig(a.config);
+    const result = policyTest({ config, cert: await readCertFile(a.cert), url: a.url, ...(a.sni !== undefined ? { sni: a.sni } : {}), headers: parseHeaders(a.header) });
+    if (a.json) {
+      const { identity, ...rest } = result;
+      const { der: _der, chainDer: _chain, ...id } = identity;
+      process.stdout.write(JSON.stringify({ ...rest, identity: id }, null, 2) + '\n');
+    } else process.stdout.write(formatPolicyTest(result));
+    a.exitCode = result.outcome === 'forward' ? EXIT.ok : EXIT.runtime;
+  },
+};
+
+/** `ztproxy policy`: check identity policies offline. */
 export const policyCommand: CommandModule<object, object> = {
   command: 'policy',
-  describe: 'policy (not implemented yet)',
+  describe: 'check identity policies without sending traffic',
+  builder: (y: Argv) => y.command(testCommand).demandCommand(1, 'name a policy subcommand: test'),
   handler: () => {},
 };

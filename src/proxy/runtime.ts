@@ -54,6 +54,24 @@ export class RouteRuntime {
   }
 }
 
+/**
+ * The identity header names stripped from every request (lower case) and the
+ * options that build the proxy's own identity headers, from `config`. Shared
+ * by the request path and `ztproxy policy test`.
+ */
+export function identitySettings(config: ResolvedConfig): { names: ReadonlySet<string>; options: IdentityHeaderOptions } {
+  const n = config.headerNames;
+  return {
+    names: new Set([n.subjectDN, n.issuerDN, n.verify, n.serial, n.fingerprint, n.cert].filter((x): x is string => x !== null)),
+    options: {
+      names: n,
+      fingerprintAlgorithm: config.identityHeaders.fingerprintAlgorithm,
+      xfcc: config.identityHeaders.xfcc,
+      rfc9440: config.identityHeaders.rfc9440,
+    },
+  };
+}
+
 /** One generation of config, as the request path uses it. */
 export class Runtime {
   static #generation = 0;
@@ -71,14 +89,7 @@ export class Runtime {
     this.config = config;
     this.router = new Router(config);
     this.routes = config.routes.map((r) => new RouteRuntime(r, config, metrics));
-    const n = config.headerNames;
-    this.identityNames = new Set([n.subjectDN, n.issuerDN, n.verify, n.serial, n.fingerprint, n.cert].filter((x): x is string => x !== null));
-    this.identityOptions = {
-      names: n,
-      fingerprintAlgorithm: config.identityHeaders.fingerprintAlgorithm,
-      xfcc: config.identityHeaders.xfcc,
-      rfc9440: config.identityHeaders.rfc9440,
-    };
+    ({ names: this.identityNames, options: this.identityOptions } = identitySettings(config));
     metrics.initRoutes(config.routes.map((r) => r.name));
   }
 

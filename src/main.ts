@@ -9,7 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { EXIT, ZtpError, describeError } from './errors.js';
-import { commands } from './cli/index.js';
+import { commandsFor } from './cli/index.js';
 import { VERSION } from './version.js';
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
       throw new ZtpError('ZTP_USAGE', msg);
     })
     .exitProcess(false);
-  for (const c of commands) parser.command(c);
+  for (const c of await commandsFor(argv)) parser.command(c);
   try {
     const args = await parser.parseAsync();
     const code = (args as { exitCode?: unknown }).exitCode;

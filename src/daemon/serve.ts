@@ -10,7 +10,6 @@ import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/index.js';
-import { ensureDevCerts } from '../dev/dev-certs.js';
 import { startEchoUpstream, type EchoUpstream } from '../dev/echo-upstream.js';
 import { describeError, EXIT, ZtpError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
@@ -40,6 +39,8 @@ export async function prepare(o: ServeOptions): Promise<{ config: ResolvedConfig
   let echo: EchoUpstream | null = null;
   let devNote: string | null = null;
   if (o.dev) {
+    // Loaded only here: the CA library is not needed to serve.
+    const { ensureDevCerts } = await import('../dev/dev-certs.js');
     const dev = await ensureDevCerts(resolvePath(o.devDir ?? 'certs-dev'));
     overrides.cert ??= dev.serverCert;
     overrides.key ??= dev.serverKey;

@@ -22,7 +22,9 @@ export function createLogger(level: string, base: Record<string, unknown> = {}, 
     {
       level,
       base: { pid: process.pid, ...base },
-      redact: { paths: ['*.authorization', '*.cookie', '*.passphrase', '*.key', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' },
+      // Explicit paths, no wildcards: a wildcard makes pino walk every logged object.
+      // ztproxy never logs request headers; these guard against a future mistake.
+      redact: { paths: ['headers.authorization', 'headers.cookie', 'headers["proxy-authorization"]', 'passphrase', 'key'], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

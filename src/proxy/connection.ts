@@ -15,17 +15,30 @@ export class ClientConnection {
   /** TLS server name the client asked for (lower case), '' without SNI. */
   readonly sni: string;
   readonly remoteAddress: string;
-  readonly log: Logger;
+  readonly #baseLog: Logger;
+  #log: Logger | null = null;
   #generation = 0;
   #headers: readonly string[] = [];
   #decisions: (Decision | undefined)[] = [];
 
+  /** `log` is the process logger; the connection's child (bound to `connId`) is made on first use. */
   constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger) {
     this.id = id;
     this.identity = identity;
     this.sni = sni;
     this.remoteAddress = remoteAddress;
-    this.log = log;
+    this.#baseLog = log;
+  }
+
+  /** Writes an access-log record with this connection's id (through the process logger: no child needed). */
+  logAccess(record: Record<string, unknown>): void {
+    record.connId = this.id;
+    this.#baseLog.info(record, 'request completed');
+  }
+
+  /** Logger bound to this connection; created lazily (a child per idle connection costs memory). */
+  get log(): Logger {
+    return (this.#log ??= this.#baseLog.child({ connId: this.id }));
   }
 
   #sync(rt: Runtime): void {

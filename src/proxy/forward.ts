@@ -33,6 +33,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #socket: IncomingMessage['socket'];
   readonly #bytesIn0: number;
   readonly #bytesOut0: number;
+  /** Response body bytes relayed: the byte count of an HTTP/2 stream (its connection's counters are shared by all streams). */
+  #bodyOut = 0;
   #tSent = 0;
   #ttfbMs = -1;
   #origin = -1;
@@ -95,6 +97,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.#bodyOut += chunk.length;
     const ok = this.#res.write(chunk);
     if (!ok && this.#resume !== null) this.#res.once('drain', this.#resume);
     return ok;
@@ -141,25 +144,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#ctx.accessLog) {
       const sock = this.#socket;
       const id = this.#conn.identity;
-      this.#conn.log.info(
-        {
-          reqId: this.#requestId,
-          dn: id.subjectDN,
-          serial: id.serial,
-          method: this.#req.method,
-          httpVersion: this.#req.httpVersion,
-          host: this.#host,
-          path: this.#path,
-          status,
-          bytesIn: sock.bytesRead - this.#bytesIn0,
-          bytesOut: sock.bytesWritten - this.#bytesOut0,
-          route: this.#rr.route.name,
-          upstream: this.#rr.upstream.origins[this.#origin],
-          ttfbMs: this.#ttfbMs < 0 ? null : Math.round(this.#ttfbMs * 1000) / 1000,
-          durationMs: Math.round(durationMs * 1000) / 1000,
-        },
-        'request completed',
-      );
+      this.#conn.logAccess({
+        reqId: this.#requestId,
+        dn: id.subjectDN,
+        serial: id.serial,
+        method: this.#req.method,
+        httpVersion: this.#req.httpVersion,
+        host: this.#host,
+        path: this.#path,
+        status,
+        bytesIn: this.#req.httpVersionMajor === 2 ? null : sock.bytesRead - this.#bytesIn0,
+        bytesOut: this.#req.httpVersionMajor === 2 ? this.#bodyOut : sock.bytesWritten - this.#bytesOut0,
+        route: this.#rr.route.name,
+        upstream: this.#rr.upstream.origins[this.#origin],
+        ttfbMs: this.#ttfbMs < 0 ? null : Math.round(this.#ttfbMs * 1000) / 1000,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+      });
     }
   }
 }

@@ -2,13 +2,12 @@
  * The server's TLS material: read, parsed and checked before any socket is
  * bound (and again on every reload, where a failure keeps the old material).
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
-// Through src/ca/x509.js: @peculiar/x509 needs the Reflect metadata shim loaded first.
-import { X509Crl } from '../ca/x509.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
+import { crlNextUpdate } from './der.js';
 
 /** Options for tls.Server / setSecureContext, plus what metrics and `--check` report. */
 export interface TlsMaterial {
@@ -23,6 +22,8 @@ export interface TlsMaterial {
   readonly clientCaSubjects: readonly string[];
   /** The parsed client CAs (chain depth is checked against them after the handshake). */
   readonly clientCAs: readonly X509Certificate[];
+  /** TLS session id context (32 hex characters) derived from the client CAs, CRL and verify depth. */
+  readonly sessionIdContext: string;
   readonly crlCount: number;
 }
 
@@ -85,17 +86,14 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     const blocks = crl.toString('latin1').match(PEM_CRL) ?? [];
     if (blocks.length === 0) throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: ${t.crl} holds no PEM CRL`);
     for (const b of blocks) {
-      let parsed: X509Crl;
+      let next: number | null;
       try {
-        parsed = new X509Crl(b);
+        next = crlNextUpdate(Buffer.from(b.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64'));
       } catch (cause) {
         throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: a CRL in ${t.crl} does not parse`, { cause });
       }
       crlCount++;
-      if (parsed.nextUpdate) {
-        const ms = parsed.nextUpdate.getTime();
-        crlNextUpdateMs = crlNextUpdateMs === null ? ms : Math.min(crlNextUpdateMs, ms);
-      }
+      if (next !== null) crlNextUpdateMs = crlNextUpdateMs === null ? next : Math.min(crlNextUpdateMs, next);
     }
   }
   const options: tls.SecureContextOptions = {
@@ -120,6 +118,9 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     serverSubject: leaf.subject.replace(/\n/g, ', '),
     clientCaSubjects: cas.map((c) => c.subject.replace(/\n/g, ', ')),
     clientCAs: cas,
+    // OpenSSL resumes a session (id, ticket or TLS 1.3 PSK) only under the same session id context, so
+    // binding it to the trust material means no session made before a CA or CRL change can resume after it.
+    sessionIdContext: createHash('sha256').update(ca).update(crl ?? '').update(String(t.verifyDepth)).digest('hex').slice(0, 32),
     crlCount,
   };
 }

@@ -140,3 +140,17 @@ export function decodeTime(buf: Uint8Array, t: Tlv): number {
   if (t.tag === 0x17) year += year < 50 ? 2000 : 1900;
   return Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
+
+/**
+ * nextUpdate of a CRL (epoch ms), or null when the CRL has none. Reads only
+ * the TBSCertList header; OpenSSL parses and checks the whole CRL.
+ */
+export function crlNextUpdate(der: Uint8Array): number | null {
+  const list = readTlv(der, 0);
+  const tbs = readTlv(der, list.contentStart, list.end);
+  const f = children(der, tbs);
+  let i = f[0]?.tag === 0x02 ? 1 : 0; // version
+  i += 3; // signature, issuer, thisUpdate
+  const next = f[i];
+  return next !== undefined && (next.tag === 0x17 || next.tag === 0x18) ? decodeTime(der, next) : null;
+}

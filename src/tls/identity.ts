@@ -70,12 +70,19 @@ export function identityFromDer(der: Buffer, chainDer: readonly Buffer[] = []): 
       else if (gn.tag === 0x87) ip.push(formatIp(bytes));
     }
   }
+  let sha1: string | undefined;
+  let sha256: string | undefined;
   return {
     subjectDN: formatName(der, parts.subject),
     issuerDN: formatName(der, parts.issuer),
     serial: serialHex(der, parts.serial),
-    fingerprintSha1: createHash('sha1').update(der).digest('hex'),
-    fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+    // Hashed on first use: most configs send no fingerprint, and this runs once per handshake.
+    get fingerprintSha1() {
+      return (sha1 ??= createHash('sha1').update(der).digest('hex'));
+    },
+    get fingerprintSha256() {
+      return (sha256 ??= createHash('sha256').update(der).digest('hex'));
+    },
     cn,
     ou,
     o,

@@ -94,7 +94,7 @@ export class ProxyServer {
       handshakeTimeout: limits.handshakeTimeoutMs,
       ALPNProtocols: ['h2', 'http/1.1'],
       secureOptions: ProxyServer.secureOptions(config),
-      sessionIdContext: 'ztproxy',
+      sessionIdContext: material.sessionIdContext,
       ...(deps.ticketKeys ? { ticketKeys: deps.ticketKeys } : {}),
     });
     this.#tls.maxConnections = limits.maxConnections;
@@ -155,7 +155,7 @@ export class ProxyServer {
       const runtime = new Runtime(config, this.#metrics);
       // A new context has new ticket keys (the given ones, or random): no session
       // resumes across a reload, so none outlives a CRL or CA change.
-      this.#tls.setSecureContext({ ...material.options, sessionIdContext: 'ztproxy', ...(ticketKeys ? { ticketKeys } : {}) });
+      this.#tls.setSecureContext({ ...material.options, sessionIdContext: material.sessionIdContext, ...(ticketKeys ? { ticketKeys } : {}) });
       const old = this.#runtime;
       this.#runtime = runtime;
       this.#config = config;

@@ -77,6 +77,8 @@ export interface ProxyOptions {
   /** Extra client CA bundle file (replaces pki.caCert). */
   clientCA?: string;
   crl?: boolean;
+  /** Session ticket keys (48 bytes), as a cluster shares them. */
+  ticketKeys?: Buffer;
 }
 
 /** The raw (pre-validation) config object of {@link startProxy}. */
@@ -105,7 +107,7 @@ export async function startProxy(t: Tap, o: ProxyOptions): Promise<ProxyHandle> 
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const config = resolveConfig(rawConfig(o));
-  const server = await ProxyServer.create(config, { log, metrics });
+  const server = await ProxyServer.create(config, { log, metrics, ...(o.ticketKeys ? { ticketKeys: o.ticketKeys } : {}) });
   const { port } = await server.listen();
   t.teardown(() => server.close(0));
   return { server, port, metrics, registry, logs, config, ca: readFileSync(o.pki.caCert) };

@@ -9,6 +9,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import { resolveConfig } from '../../src/config/index.js';
 import { makePki } from '../helpers/pki.js';
@@ -100,13 +101,14 @@ t.test('a client without a certificate (no readable peer certificate) is refused
   t.equal(up.seen.length, 0, 'upstream never reached');
 });
 
-async function resumptionReload(t: Tap, change: 'crl' | 'ca'): Promise<void> {
+async function resumptionReload(t: Tap, change: 'crl' | 'ca', keepTicketKeys = false): Promise<void> {
   const dir = t.testdir();
   const pki = await makePki(join(dir, 'pki'));
   const other = await makePki(join(dir, 'other'), { name: 'Other CA' });
   const up = await startUpstream(t);
   const alice = await pki.client('alice');
-  const opts: ProxyOptions = { pki, upstream: up, tls: { sessionResumption: true }, crl: true };
+  const ticketKeys = keepTicketKeys ? randomBytes(48) : undefined;
+  const opts: ProxyOptions = { pki, upstream: up, tls: { sessionResumption: true }, crl: true, ...(ticketKeys ? { ticketKeys } : {}) };
   const p = await startProxy(t, opts);
   const sessions: Partial<Record<tls.SecureVersion, Buffer>> = {};
   for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -122,12 +124,12 @@ async function resumptionReload(t: Tap, change: 'crl' | 'ca'): Promise<void> {
   let reason: string;
   if (change === 'crl') {
     await pki.revoke(alice.serial);
-    await p.server.reload(async () => resolveConfig(rawConfig(opts)));
+    await p.server.reload(async () => resolveConfig(rawConfig(opts)), ticketKeys);
     reason = 'revoked';
   } else {
     const bundle = join(dir, 'other-ca.crt');
     writeFileSync(bundle, readFileSync(other.caCert));
-    await p.server.reload(async () => resolveConfig(rawConfig({ ...opts, clientCA: bundle, crl: false })));
+    await p.server.reload(async () => resolveConfig(rawConfig({ ...opts, clientCA: bundle, crl: false })), ticketKeys);
     reason = 'unknown_ca';
   }
   for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -142,3 +144,4 @@ type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 t.test('sessionResumption: true — a revoked client cannot resume after a CRL reload', (t) => resumptionReload(t, 'crl'));
 t.test('sessionResumption: true — a no-longer-trusted CA cannot resume after a CA change', (t) => resumptionReload(t, 'ca'));
+t.test('sessionResumption: true, ticket keys kept across the reload (as a cluster shares them) — revoked client still cannot resume', (t) => resumptionReload(t, 'crl', true));

@@ -107,6 +107,9 @@ t.test('h2 and http/1.1 give the upstream the same headers', async (t) => {
     access.some((l) => l.httpVersion === '2.0' && l.dn === 'CN=alice,OU=dev' && l.path === '/a?x=1' && l.status === 200),
     'access log line for the h2 request, with DN and protocol',
   );
+  const h2line = access.find((l) => l.httpVersion === '2.0' && l.path === '/a?x=1')!;
+  t.equal(h2line.bytesOut, h2.body.length, 'h2: bytesOut is the stream\'s response body');
+  t.equal(h2line.bytesIn, null, 'h2: no per-stream request byte count (the connection is shared)');
   t.ok(access.some((l) => l.httpVersion === '1.1' && l.path === '/a?x=1'), 'and for the http/1.1 one');
 });
 

@@ -197,24 +197,21 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (!this.#answered) this.#rr.countRequest(499);
     if (!this.#ctx.accessLog) return;
     const id = this.#conn.identity;
-    this.#conn.log.info(
-      {
-        reqId: this.#requestId,
-        dn: id.subjectDN,
-        serial: id.serial,
-        method: this.#req.method,
-        httpVersion: this.#req.httpVersion,
-        upgrade: this.#opts?.upgrade ?? null,
-        host: this.#host,
-        path: this.#path,
-        status: this.#answered ? this.#status : 499,
-        bytesIn: this.#client.bytesRead - this.#bytesIn0,
-        bytesOut: this.#client.bytesWritten - this.#bytesOut0,
-        route: this.#rr.route.name,
-        upstream: this.#rr.upstream.origins[this.#origin],
-        durationMs: Math.round((performance.now() - this.#t0) * 1000) / 1000,
-      },
-      'request completed',
-    );
+    this.#conn.logAccess({
+      reqId: this.#requestId,
+      dn: id.subjectDN,
+      serial: id.serial,
+      method: this.#req.method,
+      httpVersion: this.#req.httpVersion,
+      upgrade: this.#opts?.upgrade ?? null,
+      host: this.#host,
+      path: this.#path,
+      status: this.#answered ? this.#status : 499,
+      bytesIn: this.#client.bytesRead - this.#bytesIn0,
+      bytesOut: this.#client.bytesWritten - this.#bytesOut0,
+      route: this.#rr.route.name,
+      upstream: this.#rr.upstream.origins[this.#origin],
+      durationMs: Math.round((performance.now() - this.#t0) * 1000) / 1000,
+    });
   };
 }

@@ -1,7 +1,7 @@
 // `ztproxy policy test`: the route and rule that decide, and the headers the
 // upstream would receive, for each outcome (forward, deny, 421, 404, 400), as
 // a library call and through the CLI (exit 0 forwarded, 1 refused, 3 bad input).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPolicyTest, policyTest } from '../../src/authz/policy-test.js';
@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { run } from '../../src/main.js';
 import { makePki } from '../helpers/pki.js';
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Test) {
   const dir = t.testdir();
   const pki = await makePki(join(dir, 'pki'), { serverDns: ['api.internal', 'admin.internal'] });
   const alice = await pki.client('alice', { ou: ['dev'], uri: ['spiffe://example.org/ns/prod/sa/web'] });

@@ -18,7 +18,7 @@ t.test('no policy accepts any verified client; deny-only accepts the rest', asyn
 });
 
 t.test('each field, exact values', async (t) => {
-  const cases: [keyof PeerIdentity & string, string, Partial<PeerIdentity>, Partial<PeerIdentity>][] = [
+  const cases: [string, string, Partial<PeerIdentity>, Partial<PeerIdentity>][] = [
     ['cn', 'alice', { cn: ['alice'] }, { cn: ['alicia'] }],
     ['ou', 'dev', { ou: ['ops', 'dev'] }, { ou: ['devops'] }],
     ['o', 'Example, Inc', { o: ['Example, Inc'] }, { o: ['Example'] }],

@@ -18,14 +18,14 @@ const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, 'hex'));
 const CN = '550403';
 const O = '55040a';
 const OU = '55040b';
-type Atv = [oidHex: string, tag: number, value: Buffer];
-const utf8 = (s: string): [number, Buffer] => [0x0c, Buffer.from(s, 'utf8')];
+type Atv = [oidHex: string, tag: number, value: Uint8Array];
+const utf8 = (s: string): [number, Uint8Array] => [0x0c, Buffer.from(s, 'utf8')];
 
 /** A client certificate whose subject is `rdns` (each inner array one RDN) byte for byte, signed by our CA. */
 async function hostileClient(pki: Pki, dir: string, name: string, rdns: Atv[][], san?: { uri?: string[]; dns?: string[] }): Promise<ClientCert> {
   const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const subject = tlv(0x30, Buffer.concat(rdns.map((rdn) => tlv(0x31, Buffer.concat(rdn.map(([o, tag, v]) => tlv(0x30, Buffer.concat([oid(o), tlv(tag, v)]))))))));
-  let attrs = Buffer.alloc(0);
+  let attrs: Uint8Array = Buffer.alloc(0);
   if (san) {
     const names = Buffer.concat([...(san.uri ?? []).map((u) => tlv(0x86, Buffer.from(u, 'latin1'))), ...(san.dns ?? []).map((d) => tlv(0x82, Buffer.from(d, 'latin1')))]);
     const ext = tlv(0x30, Buffer.concat([oid('551d11'), tlv(0x04, tlv(0x30, names))]));

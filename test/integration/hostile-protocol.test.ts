@@ -4,7 +4,7 @@
 // fast; no timing assertions), oversized headers 431, request smuggling
 // (CL+TE, duplicate/obfuscated CL, xchunked) 400 with nothing forwarded, CR/LF
 // in header values, absolute-form targets, CONNECT 405 and never tunnelled.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -14,7 +14,7 @@ import { haveOpenssl, raw, sample, startProxy, startUpstream, statuses, until, t
 
 const LIMITS = { handshakeTimeoutMs: 500, headersTimeoutMs: 500, maxHeaderBytes: 4096 };
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Test) {
   const pki = await makePki(t.testdir());
   const up = await startUpstream(t);
   const alice = await pki.client('alice');

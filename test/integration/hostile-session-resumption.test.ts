@@ -6,7 +6,7 @@
 // CRL or another client CA, an old session cannot resume its way in
 // (nginx CVE-2025-23419 is the SNI variant); (d) a connection without a
 // readable peer certificate is refused (nodejs/node#35317).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -101,7 +101,7 @@ t.test('a client without a certificate (no readable peer certificate) is refused
   t.equal(up.seen.length, 0, 'upstream never reached');
 });
 
-async function resumptionReload(t: Tap, change: 'crl' | 'ca', keepTicketKeys = false): Promise<void> {
+async function resumptionReload(t: Test, change: 'crl' | 'ca', keepTicketKeys = false): Promise<void> {
   const dir = t.testdir();
   const pki = await makePki(join(dir, 'pki'));
   const other = await makePki(join(dir, 'other'), { name: 'Other CA' });
@@ -140,7 +140,6 @@ async function resumptionReload(t: Tap, change: 'crl' | 'ca', keepTicketKeys = f
   t.equal(up.seen.length, 4, 'nothing more reached the upstream');
   t.equal(await sample(p.registry, 'ztproxy_tls_handshakes_total', { result: 'failed', reason }), 2, `counted as ${reason}`);
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 t.test('sessionResumption: true — a revoked client cannot resume after a CRL reload', (t) => resumptionReload(t, 'crl'));
 t.test('sessionResumption: true — a no-longer-trusted CA cannot resume after a CA change', (t) => resumptionReload(t, 'ca'));

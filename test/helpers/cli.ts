@@ -43,10 +43,10 @@ export async function startServe(t: { teardown(fn: () => unknown): void }, args:
 }
 
 /** Polls `fn` until it returns a truthy value (bounded). */
-export async function until<T>(fn: () => Promise<T> | T, what: string, tries = 200, everyMs = 100): Promise<T> {
+export async function until<T>(fn: () => Promise<T> | T, what: string, tries = 200, everyMs = 100): Promise<NonNullable<T>> {
   for (let i = 0; i < tries; i++) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}`);

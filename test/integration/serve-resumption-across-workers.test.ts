@@ -53,8 +53,8 @@ t.test('resumption across workers carries identity and ends with a revocation', 
   await pki.revoke(alice.serial);
   p.child.kill('SIGHUP');
   await until(async () => (await scrape(p.metricsPort!, 'ztproxy_config_reloads_total', { result: 'ok' })) >= 2, 'both workers reloaded', 600);
-  await t.rejects(get(), undefined, 'the revoked client cannot resume its way in');
-  await t.rejects(get(), undefined, 'nor on the other worker');
+  await t.rejects(get(), 'the revoked client cannot resume its way in');
+  await t.rejects(get(), 'nor on the other worker');
   t.equal(up.requests.length, 8, 'nothing more reached the upstream');
   t.ok((await scrape(p.metricsPort!, 'ztproxy_tls_handshakes_total', { result: 'failed', reason: 'revoked' })) >= 1, 'counted as revoked');
   p.child.kill('SIGTERM');

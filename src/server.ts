@@ -264,8 +264,7 @@ export class ProxyServer {
     });
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
-    const log = this.#log.child({ connId: id });
-    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', log);
+    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log);
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
   };

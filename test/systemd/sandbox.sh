@@ -87,9 +87,35 @@ mkdir /dev/shm
 mount -t tmpfs -o mode=1777,nosuid,nodev,noexec tmpfs /dev/shm
 mount -o remount,bind,ro,nosuid,noexec /dev
 
-# PrivateTmp=yes.
+# PrivateTmp=yes. A needed path under /tmp (a checkout or a test directory
+# there, as on CI machines that clone into /tmp) is kept visible: its
+# directory is held open before the fresh tmpfs hides it, then bound back
+# read-only at the same path, as ProtectSystem=strict leaves it.
+keep_paths=()
+keep_fds=()
+for n in "${needs[@]}"; do
+  n="${n%/}"
+  case "$n" in
+    /tmp/* | /var/tmp/*)
+      inside=0
+      for k in "${keep_paths[@]}"; do [[ "$n" == "$k" || "$n" == "$k"/* ]] && inside=1; done
+      for m in "${needs[@]}"; do m="${m%/}"; [[ "$n" != "$m" && "$n" == "$m"/* ]] && inside=1; done
+      [[ $inside == 1 ]] && continue
+      exec {fd}<"$n"
+      keep_paths+=("$n")
+      keep_fds+=("$fd")
+      ;;
+  esac
+done
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 [[ -d /var/tmp ]] && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+for i in "${!keep_paths[@]}"; do
+  echo "sandbox: PrivateTmp keeps ${keep_paths[$i]} visible: a needed path is under it" >&2
+  mkdir -p "${keep_paths[$i]}"
+  mount --no-canonicalize --bind "/proc/self/fd/${keep_fds[$i]}" "${keep_paths[$i]}"
+  mount -o remount,bind,ro "${keep_paths[$i]}"
+  eval "exec ${keep_fds[$i]}<&-"
+done
 
 # ProtectHome=yes, unless the command itself lives there (a checkout in /home).
 for h in /home /root /run/user; do

@@ -6,6 +6,8 @@
 //   naive    rivals/naive-node-proxy.mjs (https + undici Pool), the yardstick of the issue
 //   zt       ztproxy with the quick-start flags (no access log, no metrics, no policy)
 //   zt-all   ztproxy with every feature on: access log, metrics, an allow policy, three extra identity headers
+//   floor    rivals/node-https-floor.mjs: a bare node:https server answering 200 itself, no upstream, not a
+//            proxy: the share of any Node proxy's cost that is inside Node's TLS and HTTP server
 // One upstream for all: nginx (worker_processes 1) answering 200 "ok", so the upstream costs the same
 // for every proxy; /dn echoes the X-Client-Subject-DN it received, which the harness checks first.
 // The upstream shares the 2 cores with the proxy and the load generator: absolute numbers are lower
@@ -54,12 +56,12 @@ const SKIP = new Set((env.SKIP ?? '').split(',').filter(Boolean));
 const RESULTS = env.RESULTS ?? path.join(HERE, 'RESULTS.md');
 const RUN_TIMEOUT_MS = 600_000;
 
-const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all'];
+const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'floor'];
 const ONLY = env.ONLY ? env.ONLY.split(',') : SYSTEMS;
 for (const s of ONLY) if (!SYSTEMS.includes(s)) throw new Error(`ONLY: unknown system ${s} (${SYSTEMS.join(', ')})`);
 if (!ONLY.includes('nginx')) console.warn('ONLY without nginx: no ratios');
 
-const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5 };
+const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5, floor: BASE_PORT + 6 };
 
 // ---------------------------------------------------------------------------------------------
 // Processes: everything started is recorded here and stopped by PID, also on failure or Ctrl-C.
@@ -251,6 +253,10 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'naive':
       return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
         env: { CERT_DIR: c.naiveDir, UPSTREAM: `http://127.0.0.1:${PORTS.upstream}`, PORT: String(PORTS.naive), WORKERS: '1' },
+      });
+    case 'floor':
+      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-https-floor.mjs')], {
+        env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.floor) },
       });
     case 'zt':
       return start(sys, process.execPath, [
@@ -555,6 +561,8 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1).
   idle KB/conn is the growth of the tree's VmRSS divided by the connections held.
 - zt = \`ztproxy serve\` with the quick-start flags (\`--workers 1 --log-level warn --metrics-listen off\`);
   zt-all = access log (to /dev/null), metrics listener, an \`allow: {ou: [bench]}\` policy, X-Client-Issuer-DN, -Serial and -Fingerprint.
+  floor = not a proxy: a bare \`node:https\` server with the same mTLS options answering 200 "ok" itself (rivals/node-https-floor.mjs),
+  what Node's TLS and HTTP server cost before any proxying; any Node proxy costs at least this.
 
 ${tbl}
 

@@ -4,7 +4,9 @@
  * the rendered wg0.conf (wireguard-go: the kernel here has no WireGuard
  * module) and nftables.conf. Then: app reaches db:5432 over wg0; proxy
  * reaches db:22 over wg0 but NOT db:5432; nothing reaches db:5432 over the
- * underlay. Everything is torn down in t.teardown, also on failure.
+ * underlay; ztproxy on the proxy's wg address serves app's request with a
+ * client certificate (upstream: app's wg address) and refuses one without.
+ * Everything is torn down in t.teardown, also on failure.
  * Skips when the machine lacks CAP_NET_ADMIN or /dev/net/tun.
  */
 import t from 'tap';
@@ -12,7 +14,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { issueServer } from '../../src/ca/index.js';
 import { parseInventory, renderHosts, writeRendered } from '../../src/hosts/index.js';
+import { makePki } from '../helpers/pki.js';
 
 const id = randomBytes(3).toString('hex');
 const ns = (h: string) => `ztp-${id}-${h}`;
@@ -27,6 +31,7 @@ ${HOSTS.map((h) => `  - { name: ${h.name}, role: ${h.name}, address: ${h.wg}/24,
 rules:
   - { from: app, to: db, port: 5432 }
   - { from: proxy, to: app, port: 8080 }
+  - { from: app, to: proxy, port: 443 }
   - { from: any, to: proxy, port: 443, via: public }
   - { from: any, to: all, port: 22 }
 `;
@@ -129,4 +134,37 @@ t.test('three rendered hosts come up in network namespaces and enforce the rules
   t.notOk(canConnect('app', '192.168.77.2', 5432), 'nothing reaches db:5432 outside wg0 (underlay address)');
   const counter = sh('ip', ['netns', 'exec', ns('db'), 'nft', 'list', 'counter', 'inet', 'ztproxy', 'input_dropped']);
   t.match(counter, /packets [1-9]\d*/, 'the refused connections show in the named drop counter');
+
+  // ztproxy on the proxy's wg address, in front of an upstream on app's wg address (proxy -> app 8080);
+  // the client is on app, reaching proxy:443 over wg0 (app -> proxy 443).
+  const pki = await makePki(join(dir, 'pki'));
+  const alice = await pki.client('alice', { ou: ['dev'] });
+  const srv = await issueServer({ dir: pki.caDir, dns: ['proxy.internal'], ip: ['10.100.0.1'], outDir: join(dir, 'pki', 'proxy'), ttlSeconds: 3600 });
+  const upstream = spawn('ip', ['netns', 'exec', ns('app'), process.execPath, '-e',
+    `require('http').createServer((q,r)=>r.end(JSON.stringify(q.headers))).listen(8080,'10.100.0.3',()=>console.log('ready'))`,
+  ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+  children.push(upstream);
+  const proxy = spawn('ip', ['netns', 'exec', ns('proxy'), process.execPath, join(import.meta.dirname, '../../dist/main.js'), 'serve',
+    '--listen', '10.100.0.1:443', '--cert', srv.certPath, '--key', srv.keyPath, '--client-ca', pki.caCert,
+    '--upstream', 'http://10.100.0.3:8080', '--insecure-plaintext-upstream', '--metrics-listen', 'off',
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  children.push(proxy);
+  let out = '';
+  proxy.stdout!.on('data', (d: Buffer) => (out += d));
+  proxy.stderr!.on('data', (d: Buffer) => (out += d));
+  for (let i = 0; !/ztproxy listening/.test(out); i++) {
+    if (i > 300 || proxy.exitCode !== null) throw new Error(`ztproxy did not start in the proxy namespace: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.match(out, /insecure plaintext upstream enabled/, 'the plaintext hop over wg0 is allowed only with the flag, and warned about');
+  const curl = (withCert: boolean) =>
+    spawnSync('ip', ['netns', 'exec', ns('app'), 'curl', '-sS', '--max-time', '10', '--cacert', pki.caCert,
+      ...(withCert ? ['--cert', alice.cert, '--key', alice.key] : []), 'https://10.100.0.1/'], { encoding: 'utf8', timeout: 20000 });
+  let served = curl(true);
+  for (let i = 0; i < 3 && served.status !== 0; i++) served = curl(true); // the first packets wait for the WireGuard handshake
+  t.equal(served.status, 0, `curl over wg0 with a client certificate succeeds ${served.stderr}`);
+  t.equal((JSON.parse(served.stdout || '{}') as Record<string, string>)['x-client-subject-dn'], 'CN=alice,OU=dev', 'the upstream on app sees the DN');
+  const refused = curl(false);
+  t.not(refused.status, 0, 'without a client certificate the handshake is refused');
+  t.equal(refused.stdout, '', 'and nothing is answered');
 });

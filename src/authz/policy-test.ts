@@ -14,7 +14,6 @@ import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
 import { buildIdentityHeaders } from '../proxy/identity-headers.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
-import { normalizePath } from '../proxy/normalize-path.js';
 import { hostOf, Router } from '../proxy/router.js';
 import { identitySettings } from '../proxy/runtime.js';
 import { identityFromDer, type PeerIdentity } from '../tls/identity.js';
@@ -102,15 +101,14 @@ export function policyTest(input: PolicyTestInput): PolicyTestResult {
     notAfter: leaf.validTo,
     outsideValidity: now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo),
   };
-  // WHATWG URL parsing already resolved dot segments; normalizePath adds the proxy's own steps (%XX, `\`, `//`).
-  const normalized = normalizePath(url.pathname);
-  if (normalized === null) return { ...base, outcome: 'bad_request', status: 400, path: null, route: null, rule: 'malformed path', upstream: [], headers: [] };
-  const path = normalized + url.search;
-  const m = new Router(config).match(host, normalized, sni);
+  // WHATWG URL parsing already resolved dot segments; the router adds the proxy's own steps (%XX, `\`, `//`).
+  const m = new Router(config).resolve(host, url.pathname + url.search, sni);
+  if (m.kind === 'bad_path') return { ...base, outcome: 'bad_request', status: 400, path: null, route: null, rule: 'malformed path', upstream: [], headers: [] };
   if (m.kind !== 'route') {
     const misdirected = m.kind === 'misdirected';
-    return { ...base, outcome: misdirected ? 'misdirected' : 'no_route', status: misdirected ? 421 : 404, path, route: null, rule: misdirected ? `SNI ${sni} and Host ${host} name different virtual hosts` : 'no route matches', upstream: [], headers: [] };
+    return { ...base, outcome: misdirected ? 'misdirected' : 'no_route', status: misdirected ? 421 : 404, path: null, route: null, rule: misdirected ? `SNI ${sni} and Host ${host} name different virtual hosts` : 'no route matches', upstream: [], headers: [] };
   }
+  const path = m.path;
   const r = m.route;
   const route = { name: r.name, host: r.host ?? null, pathPrefix: r.pathPrefix };
   const decision = new IdentityPolicy(r.allow, r.deny).evaluate(identity);

@@ -10,7 +10,6 @@ import type { Logger } from 'pino';
 import type { ClientConnection } from './connection.js';
 import { Exchange } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { normalizePath } from './normalize-path.js';
 import { sendError } from './respond.js';
 import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
 import { hostOf } from './router.js';
@@ -57,7 +56,7 @@ export class RequestHandler {
    * Checks the target and policy of `req`. Answers the error itself (and
    * returns null) when the request must not go upstream.
    */
-  #resolve(req: IncomingMessage, res: ServerResponse | null, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
+  #resolve(req: IncomingMessage, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
     const inboundId = req.headers['x-request-id'];
     const requestId = typeof inboundId === 'string' && REQUEST_ID.test(inboundId) ? inboundId : randomUUID();
     let url = req.url ?? '';
@@ -87,23 +86,13 @@ export class RequestHandler {
       fail(400, requestId, 'more than one Host header');
       return null;
     }
-    const q = url.indexOf('?');
-    const rawPath = q < 0 ? url : url.slice(0, q);
-    const normalized = normalizePath(rawPath);
-    if (normalized === null) {
-      fail(400, requestId, 'malformed path');
+    const m = rt.router.resolve(host, url, conn.sni);
+    if (m.kind !== 'route') {
+      if (m.kind === 'bad_path') fail(400, requestId, 'malformed path');
+      else fail(m.kind === 'misdirected' ? 421 : 404, requestId);
       return null;
     }
-    const path = q < 0 ? normalized : normalized + url.slice(q);
-    const m = rt.router.match(host, normalized, conn.sni);
-    if (m.kind === 'misdirected') {
-      fail(421, requestId);
-      return null;
-    }
-    if (m.kind === 'none') {
-      fail(404, requestId);
-      return null;
-    }
+    const path = m.path;
     const rr = rt.routeRuntime(m.route);
     const d = conn.decision(rt, m.route.index);
     if (!d.allowed) {
@@ -113,7 +102,6 @@ export class RequestHandler {
       fail(403, requestId);
       return null;
     }
-    void res;
     return { host, path, rr, requestId };
   }
 
@@ -138,7 +126,7 @@ export class RequestHandler {
       return;
     }
     const rt = this.#runtime();
-    const target = this.#resolve(req, res, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
+    const target = this.#resolve(req, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
     if (target === null) return;
     const hasBody =
       req.httpVersionMajor === 2
@@ -168,7 +156,7 @@ export class RequestHandler {
       }
       const rt = this.#runtime();
       const fail = (status: number, id: string, message?: string) => sendRawError(socket, status, id, message);
-      const target = this.#resolve(req, null, rt, conn, fail);
+      const target = this.#resolve(req, rt, conn, fail);
       if (target === null) return;
       const problem = upgradeProblem(req);
       if (problem !== null) {

@@ -2,6 +2,14 @@
  * Routing by Host and path prefix; first match wins.
  */
 import type { ResolvedConfig, ResolvedRoute } from '../config/index.js';
+import { normalizePath } from './normalize-path.js';
+
+/** Where a request target goes: its route and the exact path (normalized, query kept) that is forwarded. */
+export type TargetResult =
+  | { readonly kind: 'route'; readonly route: ResolvedRoute; readonly path: string }
+  | { readonly kind: 'bad_path' }
+  | { readonly kind: 'misdirected' }
+  | { readonly kind: 'none' };
 
 export type RouteResult =
   | { readonly kind: 'route'; readonly route: ResolvedRoute }
@@ -53,5 +61,20 @@ export class Router {
       if (underPrefix(path, route.pathPrefix)) return { kind: 'route', route };
     }
     return { kind: 'none' };
+  }
+
+  /**
+   * Routes an origin-form target (`/path?query`) the way the proxy forwards it:
+   * the path is normalized first (see normalizePath), routing and policy see
+   * the normalized path, and exactly that path (with the query) goes upstream.
+   * The live request path and `ztproxy policy test` both decide through here.
+   */
+  resolve(host: string, target: string, sni: string): TargetResult {
+    const q = target.indexOf('?');
+    const normalized = normalizePath(q < 0 ? target : target.slice(0, q));
+    if (normalized === null) return { kind: 'bad_path' };
+    const m = this.match(host, normalized, sni);
+    if (m.kind !== 'route') return m;
+    return { kind: 'route', route: m.route, path: q < 0 ? normalized : normalized + target.slice(q) };
   }
 }

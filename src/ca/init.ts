@@ -49,15 +49,25 @@ async function refuseExisting(dir: string): Promise<void> {
   }
 }
 
-/** Writes the files of a new store; every file atomically, the key first (0600). */
-async function writeStore(dir: string, keyPem: string, certPem: string, chainPem: string, idx: StoreIndex, passphrase: string | undefined): Promise<string> {
-  await writeFileAtomic(join(dir, CA_KEY_FILE), keyPem, 0o600);
-  await writeFileAtomic(join(dir, CA_CERT_FILE), certPem, 0o644);
-  await writeFileAtomic(join(dir, CA_CHAIN_FILE), chainPem, 0o644);
-  const ca = await loadCA(dir, passphrase);
-  const crl = await signCrlInto(ca, idx);
-  await writeIndex(dir, idx);
-  return crl;
+/**
+ * Writes the files of a new store, every file atomically, the key first
+ * (0600), then an empty index and a signed empty CRL. On any failure the
+ * files already written are removed, so a failed init leaves no half store.
+ */
+async function createStore(dir: string, keyPem: string, certPem: string, chainPem: string, serialHex: string, passphrase: string | undefined): Promise<InitResult> {
+  const idx: StoreIndex = { version: 1, crlNumber: 0, entries: [] };
+  try {
+    await writeFileAtomic(join(dir, CA_KEY_FILE), keyPem, 0o600);
+    await writeFileAtomic(join(dir, CA_CERT_FILE), certPem, 0o644);
+    await writeFileAtomic(join(dir, CA_CHAIN_FILE), chainPem, 0o644);
+    const ca = await loadCA(dir, passphrase);
+    await signCrlInto(ca, idx);
+    await writeIndex(dir, idx);
+  } catch (err) {
+    await Promise.all([CA_KEY_FILE, CA_CERT_FILE, CA_CHAIN_FILE, CRL_FILE, INDEX_FILE].map((f) => unlink(join(dir, f)).catch(() => {})));
+    throw err;
+  }
+  return { dir, certPath: join(dir, CA_CERT_FILE), keyPath: join(dir, CA_KEY_FILE), crlPath: join(dir, CRL_FILE), certPem, serial: serialHex.toLowerCase() };
 }
 
 /**
@@ -87,13 +97,7 @@ export async function initCA(opts: InitCAOptions): Promise<InitResult> {
       extensions: await caExtensions(spki, undefined, undefined, constraints),
     });
     const certPem = cert.toString('pem') + '\n';
-    try {
-      await writeStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, certPem, { version: 1, crlNumber: 0, entries: [] }, opts.passphrase);
-    } catch (err) {
-      await Promise.all([CA_KEY_FILE, CA_CERT_FILE, CA_CHAIN_FILE, CRL_FILE, INDEX_FILE].map((f) => unlink(join(dir, f)).catch(() => {})));
-      throw err;
-    }
-    return { dir, certPath: join(dir, CA_CERT_FILE), keyPath: join(dir, CA_KEY_FILE), crlPath: join(dir, CRL_FILE), certPem, serial: cert.serialNumber.toLowerCase() };
+    return createStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, certPem, cert.serialNumber, opts.passphrase);
   });
 }
 
@@ -142,13 +146,7 @@ export async function initIntermediateCA(opts: InitIntermediateOptions): Promise
     const certPem = cert.toString('pem') + '\n';
     const parentChain = [parent.certPem, ...(await readParentChain(parent.dir))];
     const chainPem = [certPem, ...dedupe(parentChain)].join('');
-    try {
-      await writeStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, chainPem, { version: 1, crlNumber: 0, entries: [] }, opts.passphrase);
-    } catch (err) {
-      await Promise.all([CA_KEY_FILE, CA_CERT_FILE, CA_CHAIN_FILE, CRL_FILE, INDEX_FILE].map((f) => unlink(join(dir, f)).catch(() => {})));
-      throw err;
-    }
-    return { dir, certPath: join(dir, CA_CERT_FILE), keyPath: join(dir, CA_KEY_FILE), crlPath: join(dir, CRL_FILE), certPem, serial: cert.serialNumber.toLowerCase() };
+    return createStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, chainPem, cert.serialNumber, opts.passphrase);
   });
 }
 

@@ -70,7 +70,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #dispatch(opts: Dispatcher.DispatchOptions): void {
     const up = this.#rr.upstream;
-    this.#origin = up.pick(now());
+    this.#origin = up.pick();
     this.#attempts++;
     this.#tSent = now();
     up.pool(this.#origin).dispatch(opts, this);
@@ -113,8 +113,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     if (res.destroyed) return; // the client left; its close already logged the exchange
     const m = mapUpstreamError(err);
-    if (m.connectFailed) this.#rr.upstream.markDown(this.#origin, now());
-    if (m.connectFailed && this.#retry !== null && this.#attempts < this.#rr.upstream.size && !res.headersSent) {
+    if (this.#rr.upstream.failed(this.#origin, m.connectFailed, this.#attempts) && this.#retry !== null && !res.headersSent) {
       this.#upstreamDone = false;
       this.#dispatch(this.#retry);
       return;

@@ -100,7 +100,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
 
   #dispatch(): void {
     const up = this.#rr.upstream;
-    this.#origin = up.pick(performance.now());
+    this.#origin = up.pick();
     this.#attempts++;
     up.pool(this.#origin).dispatch(this.#opts!, this);
   }
@@ -173,9 +173,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const client = this.#client;
     const m = mapUpstreamError(err);
-    if (m.connectFailed) this.#rr.upstream.markDown(this.#origin, performance.now());
+    const another = this.#rr.upstream.failed(this.#origin, m.connectFailed, this.#attempts);
     if (client.destroyed) return;
-    if (m.connectFailed && !this.#answered && this.#attempts < this.#rr.upstream.size) {
+    if (another && !this.#answered) {
       this.#dispatch();
       return;
     }

@@ -70,7 +70,7 @@ export class Upstream {
   }
 
   /** Index of the next address to use: round-robin over those not marked down (all down: plain round-robin). */
-  pick(now: number): number {
+  pick(now = performance.now()): number {
     const n = this.#pools.length;
     for (let k = 0; k < n; k++) {
       const i = (this.#next + k) % n;
@@ -94,6 +94,18 @@ export class Upstream {
 
   markDown(i: number, now: number): void {
     this.#downUntil[i] = now + DOWN_MS;
+  }
+
+  /**
+   * Records a failed attempt on address `i` and says whether the request may
+   * be tried on another address: only when it never reached this one (a
+   * connect failure, which also marks the address down) and an untried
+   * address is left after `attempts`.
+   */
+  failed(i: number, connectFailed: boolean, attempts: number): boolean {
+    if (!connectFailed) return false;
+    this.markDown(i, performance.now());
+    return attempts < this.#pools.length;
   }
 
   markUp(i: number): void {

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './config/index.js';
+import { AccessLog } from './log/access-log.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
@@ -49,6 +50,7 @@ export class ProxyServer {
   #runtime: Runtime;
   #material: TlsMaterial;
   readonly #log: Logger;
+  readonly #access: AccessLog;
   readonly #metrics: Metrics;
   readonly #tls: tls.Server;
   readonly #http: http.Server;
@@ -63,6 +65,7 @@ export class ProxyServer {
     this.#config = config;
     this.#material = material;
     this.#log = deps.log;
+    this.#access = new AccessLog(deps.log);
     this.#metrics = deps.metrics;
     this.#runtime = new Runtime(config, deps.metrics);
     this.#handshakeLog = new HandshakeFailureLog(deps.log);
@@ -201,6 +204,7 @@ export class ProxyServer {
     for (const s of this.#sockets) s.destroy();
     await closed;
     this.#handshakeLog.close();
+    this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
     await this.#runtime.close();
   }
@@ -264,7 +268,7 @@ export class ProxyServer {
     });
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
-    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log);
+    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log, this.#access);
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
   };

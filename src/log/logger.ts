@@ -3,6 +3,7 @@
  * logging never blocks the request path. Secrets are redacted.
  */
 import { pino, type Logger } from 'pino';
+import { flushAccessLogs } from './access-log.js';
 
 export interface LoggerHandle {
   readonly log: Logger;
@@ -33,6 +34,7 @@ export function createLogger(level: string, base: Record<string, unknown> = {}, 
   return {
     log,
     flush() {
+      flushAccessLogs();
       try {
         dest.flushSync();
       } catch {

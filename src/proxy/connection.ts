@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Decision } from '../authz/index.js';
+import type { AccessLog, AccessRecord } from '../log/access-log.js';
 import type { PeerIdentity } from '../tls/identity.js';
 import { buildIdentityHeaders } from './identity-headers.js';
 import type { Runtime } from './runtime.js';
@@ -16,24 +17,26 @@ export class ClientConnection {
   readonly sni: string;
   readonly remoteAddress: string;
   readonly #baseLog: Logger;
+  readonly #access: AccessLog;
   #log: Logger | null = null;
   #generation = 0;
   #headers: readonly string[] = [];
   #decisions: (Decision | undefined)[] = [];
 
   /** `log` is the process logger; the connection's child (bound to `connId`) is made on first use. */
-  constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger) {
+  constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger, access: AccessLog) {
     this.id = id;
     this.identity = identity;
     this.sni = sni;
     this.remoteAddress = remoteAddress;
     this.#baseLog = log;
+    this.#access = access;
   }
 
-  /** Writes an access-log record with this connection's id (through the process logger: no child needed). */
-  logAccess(record: Record<string, unknown>): void {
+  /** Writes an access-log record with this connection's id. */
+  logAccess(record: AccessRecord): void {
     record.connId = this.id;
-    this.#baseLog.info(record, 'request completed');
+    this.#access.write(record);
   }
 
   /** Logger bound to this connection; created lazily (a child per idle connection costs memory). */

@@ -7,6 +7,7 @@
  * of configured routes are created at zero so that panels are never empty.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RouteHistogram } from './route-histogram.js';
 
 /** Reasons a handshake fails, as the `reason` label of `ztproxy_tls_handshakes_total`. */
 export const HANDSHAKE_FAILURE_REASONS = [
@@ -51,8 +52,8 @@ export interface Metrics {
   readonly handshakes: Counter<'result' | 'reason'>;
   readonly handshakeDuration: Histogram<'result'>;
   readonly requests: Counter<'route' | 'code'>;
-  readonly upstreamTtfb: Histogram<'route'>;
-  readonly requestDuration: Histogram<'route'>;
+  readonly upstreamTtfb: RouteHistogram<'route'>;
+  readonly requestDuration: RouteHistogram<'route'>;
   readonly connectionsActive: Gauge;
   readonly authzDenied: Counter<'route'>;
   readonly upstreamErrors: Counter<'route' | 'kind'>;
@@ -88,14 +89,15 @@ export function createMetrics(registry: Registry): Metrics {
     labelNames: ['route', 'code'] as const,
     registers,
   });
-  const upstreamTtfb = new Histogram({
+  // Observed on every request: a RouteHistogram, whose children need no label lookup per observation.
+  const upstreamTtfb = new RouteHistogram({
     name: 'ztproxy_upstream_ttfb_seconds',
     help: 'Time from sending the request upstream to the first byte of the upstream response',
     labelNames: ['route'] as const,
     buckets: LATENCY_BUCKETS,
     registers,
   });
-  const requestDuration = new Histogram({
+  const requestDuration = new RouteHistogram({
     name: 'ztproxy_http_request_duration_seconds',
     help: 'Time from request headers received to response end',
     labelNames: ['route'] as const,
@@ -166,8 +168,8 @@ export function createMetrics(registry: Registry): Metrics {
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);
-        upstreamTtfb.zero({ route });
-        requestDuration.zero({ route });
+        upstreamTtfb.labels({ route }); // creates the series at zero; an existing one keeps its counts across reloads
+        requestDuration.labels({ route });
         authzDenied.inc({ route }, 0);
         for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.inc({ route, kind }, 0);
       }

@@ -7,12 +7,12 @@
  * proxied keep-alive request: pino's generic serialization and redaction,
  * then SonicBoom's `write`, which measures the byte length of its whole
  * pending buffer on every call and starts an `fs.write` on the thread pool
- * for nearly every line. Here a line is one `JSON.stringify` of a flat
- * record (no secrets in it, nothing to redact), kept in an array, and the
- * lines of one event-loop turn reach the destination as one string on the
- * next turn (`setImmediate`): one destination write per turn, not per
- * request. Lines are never held longer than that, and `flush()` writes them
- * at once (before exit).
+ * for nearly every line (a thread hand-off each). Here a line is one
+ * `JSON.stringify` of a flat record (no secrets in it, nothing to redact),
+ * kept in an array; the lines reach the destination together, like nginx's
+ * `access_log … buffer=16k flush=50ms`: once 16 KiB are pending, or 50 ms
+ * after the first pending line, whichever comes first. `flush()` writes
+ * them at once (before exit and on close).
  */
 import { pino, type Logger } from 'pino';
 
@@ -25,6 +25,10 @@ export type AccessRecord = Record<string, string | number | boolean | null | und
 type Destination = { write(chunk: string): unknown };
 
 const SUFFIX = `,"msg":${JSON.stringify(ACCESS_MSG)}}\n`;
+/** Pending characters that trigger a write (SonicBoom writes at most 16 KiB per call). */
+const FLUSH_CHARS = 16 * 1024;
+/** Longest a line waits for its batch. */
+const FLUSH_MS = 50;
 
 /** Pending writers, flushed by {@link flushAccessLogs} (at exit, before the destination's own flush). */
 const live = new Set<AccessLog>();
@@ -35,7 +39,8 @@ export class AccessLog {
   /** `,"pid":…,"role":…`: the logger's bindings as pino serializes them. */
   readonly #bindings: string;
   #lines: string[] = [];
-  #scheduled = false;
+  #chars = 0;
+  #timer: NodeJS.Timeout | null = null;
   #lastMs = 0;
   #lastTime = '';
 
@@ -47,7 +52,7 @@ export class AccessLog {
     this.#bindings = (internals[pino.symbols.chindingsSym] as string | undefined) ?? '';
   }
 
-  /** Queues one line; written with the others of this event-loop turn. Nothing when the logger's level is above info. */
+  /** Queues one line; written with its batch (see above). Nothing when the logger's level is above info. */
   write(record: AccessRecord): void {
     if (!this.#log.isLevelEnabled('info')) return;
     const ms = Date.now();
@@ -57,23 +62,33 @@ export class AccessLog {
     }
     const body = JSON.stringify(record);
     const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
-    this.#lines.push(`{"level":"info","time":"${this.#lastTime}"${this.#bindings}${fields}${SUFFIX}`);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
+    const line = `{"level":"info","time":"${this.#lastTime}"${this.#bindings}${fields}${SUFFIX}`;
+    this.#lines.push(line);
+    this.#chars += line.length;
+    if (this.#chars >= FLUSH_CHARS) this.flush();
+    else if (this.#timer === null) {
       live.add(this);
-      setImmediate(this.#flushSoon);
+      this.#timer = setTimeout(this.#onTimer, FLUSH_MS);
+      this.#timer.unref(); // never what keeps a process alive; exit paths call flush()
     }
   }
 
-  #flushSoon = (): void => this.flush();
+  #onTimer = (): void => {
+    this.#timer = null;
+    this.flush();
+  };
 
   /** Hands the queued lines to the destination now. */
   flush(): void {
-    this.#scheduled = false;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
     live.delete(this);
     if (this.#lines.length === 0) return;
     const chunk = this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join('');
     this.#lines = [];
+    this.#chars = 0;
     this.#dest.write(chunk);
   }
 }

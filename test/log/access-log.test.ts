@@ -17,15 +17,18 @@ function capture(level = 'info') {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+/** Longer than the 50 ms a line may wait for its batch. */
+const batchWindow = () => new Promise((r) => setTimeout(r, 120));
 
-t.test('lines of one turn reach the destination together on the next turn, shaped like pino lines', async (t) => {
+t.test('lines are batched into one destination write, shaped like pino lines', async (t) => {
   const c = capture();
   const a = new AccessLog(c.log);
   a.write({ reqId: 'r1', status: 200, dn: 'CN=a', ttfbMs: null, absent: undefined });
+  await tick();
   a.write({ reqId: 'r2', status: 502 });
-  t.equal(c.chunks.length, 0, 'nothing written within the turn');
   await tick();
-  await tick();
+  t.equal(c.chunks.length, 0, 'nothing written before the batch is due');
+  await batchWindow();
   t.equal(c.chunks.length, 1, 'one destination write for the batch');
   const [l1, l2] = c.lines().map((l) => JSON.parse(l));
   t.match(l1.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -43,7 +46,7 @@ t.test('hostile values stay inside one line', async (t) => {
   const a = new AccessLog(c.log);
   const path = '/a"b\\c\n{"level":"error"}\r\u0000\u2028é';
   a.write({ path });
-  await tick();
+  a.flush();
   const lines = c.lines();
   t.equal(lines.length, 1);
   t.equal(JSON.parse(lines[0]!).path, path);
@@ -51,8 +54,10 @@ t.test('hostile values stay inside one line', async (t) => {
 
 t.test('nothing is written when the level is above info', async (t) => {
   const c = capture('warn');
-  new AccessLog(c.log).write({ reqId: 'r1' });
-  await tick();
+  const a = new AccessLog(c.log);
+  a.write({ reqId: 'r1' });
+  a.flush();
+  await batchWindow();
   t.equal(c.chunks.length, 0);
 });
 
@@ -61,12 +66,27 @@ t.test('flushAccessLogs writes queued lines at once (exit path)', async (t) => {
   const a = new AccessLog(c.log);
   a.write({ reqId: 'r1' });
   flushAccessLogs();
-  await tick(); // the Writable hands the chunk over on write; nothing more arrives from the cancelled batch
-  t.equal(c.lines().length, 1);
+  t.equal(c.lines().length, 1, 'written synchronously');
   t.equal(JSON.parse(c.lines()[0]!).reqId, 'r1');
+  await batchWindow();
+  t.equal(c.chunks.length, 1, 'the cancelled batch writes nothing more');
   a.write({ reqId: 'r2' });
-  await tick();
+  await batchWindow();
   t.equal(c.lines().length, 2, 'a later line still goes out');
+});
+
+t.test('16 KiB of pending lines are written at once, without waiting', async (t) => {
+  const c = capture();
+  const a = new AccessLog(c.log);
+  const path = '/' + 'x'.repeat(1000);
+  let n = 0;
+  while (c.chunks.length === 0 && n < 100) a.write({ n: n++, path });
+  t.ok(n > 10 && n < 20, `the write came after ${n} lines of ~1 KiB`);
+  t.equal(c.lines().length, n, 'all of them, in one write');
+  t.same(c.lines().map((l) => JSON.parse(l).n), [...Array(n).keys()], 'in order');
+  a.write({ n: n++ });
+  await batchWindow();
+  t.equal(c.chunks.length, 2, 'the next line starts a new batch');
 });
 
 t.test('a logger without bindings gives no stray comma', async (t) => {
@@ -75,7 +95,7 @@ t.test('a logger without bindings gives no stray comma', async (t) => {
   const a = new AccessLog(log);
   a.write({});
   a.write({ x: 1 });
-  await tick();
+  a.flush();
   const lines = chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.same(lines.map((l) => Object.keys(l)), [['level', 'time', 'msg'], ['level', 'time', 'x', 'msg']]);
 });

@@ -27,7 +27,9 @@
 // of systems), BASE_PORT (19400), SKIP (comma list of keepalive,handshake,resumed,idle),
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
 // keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison),
-// RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip).
+// RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip),
+// PIN (1 by default on 2+ CPUs: the proxy under test runs alone on the last CPU, the upstream and the
+// load generators on the others, with taskset; 0 lets the scheduler mix them).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -56,6 +58,17 @@ const SKIP = new Set((env.SKIP ?? '').split(',').filter(Boolean));
 const RESULTS = env.RESULTS ?? path.join(HERE, 'RESULTS.md');
 const RUN_TIMEOUT_MS = 600_000;
 
+// CPU pinning. Unpinned on this 2-core box, ab, the upstream and the proxy share both CPUs and a proxy's
+// CPU time per request swings by ±30 % between repetitions (whose time slice shares a core with whom);
+// pinned, each system under test has a CPU to itself, the same for every system, and the spread is ±5 %.
+const NCPU = os.cpus().length;
+const PIN = (env.PIN ?? (NCPU >= 2 ? '1' : '0')) === '1' && NCPU >= 2;
+const CPUS = { sut: String(NCPU - 1), load: NCPU > 2 ? `0-${NCPU - 2}` : '0' };
+/** `[cmd, args]` run on the CPUs of `role` ('sut': the proxy under test, 'load': upstream and load generators). */
+function onCpus(role, cmd, args) {
+  return PIN ? ['taskset', ['-c', CPUS[role], cmd, ...args]] : [cmd, args];
+}
+
 const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'floor'];
 const ONLY = env.ONLY ? env.ONLY.split(',') : SYSTEMS;
 for (const s of ONLY) if (!SYSTEMS.includes(s)) throw new Error(`ONLY: unknown system ${s} (${SYSTEMS.join(', ')})`);
@@ -67,7 +80,9 @@ const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2,
 // Processes: everything started is recorded here and stopped by PID, also on failure or Ctrl-C.
 const started = new Map(); // name -> ChildProcess
 
-function start(name, cmd, args, opts = {}) {
+/** Starts a long-running process (taskset execs it, so the PID is the program's own). */
+function start(name, command, argv, opts = {}) {
+  const [cmd, args] = onCpus(opts.role ?? 'load', command, argv);
   const log = openSync(path.join(OUT, `${name}.log`), 'w');
   const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? log, log], env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT });
   closeSync(log);
@@ -248,15 +263,17 @@ function startSystem(sys, c, { profileDir } = {}) {
   switch (sys) {
     case 'nginx': {
       const dir = writeNginxProxyConf(c);
-      return start(sys, '/usr/sbin/nginx', ['-p', dir, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;']);
+      return start(sys, '/usr/sbin/nginx', ['-p', dir, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { role: 'sut' });
     }
     case 'naive':
       return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
         env: { CERT_DIR: c.naiveDir, UPSTREAM: `http://127.0.0.1:${PORTS.upstream}`, PORT: String(PORTS.naive), WORKERS: '1' },
+        role: 'sut',
       });
     case 'floor':
       return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-https-floor.mjs')], {
         env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.floor) },
+        role: 'sut',
       });
     case 'zt':
       return start(sys, process.execPath, [
@@ -266,11 +283,11 @@ function startSystem(sys, c, { profileDir } = {}) {
         'serve',
         ...['--listen', `127.0.0.1:${PORTS.zt}`, '--cert', c.serverCrt, '--key', c.serverKey, '--client-ca', c.ca],
         ...['--upstream', `http://127.0.0.1:${PORTS.upstream}`, '--metrics-listen', 'off', '--workers', '1', '--log-level', 'warn'],
-      ]);
+      ], { role: 'sut' });
     case 'zt-all': {
       // The access log goes to /dev/null: pino still serializes and writes every line, the disk stays out of it.
       const devnull = openSync('/dev/null', 'w');
-      const child = start(sys, process.execPath, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull });
+      const child = start(sys, process.execPath, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut' });
       closeSync(devnull);
       return child;
     }
@@ -311,7 +328,7 @@ function measured(sys, fn) {
 function abRun(sys, c, keepAlive, n = keepAlive ? N : M) {
   const args = [...(keepAlive ? ['-k', '-c', CONNECTIONS, '-n', n] : ['-c', HS_CONNECTIONS, '-n', n]), '-f', 'TLS1.3', '-E', c.clientPem, '-s', '30', `https://127.0.0.1:${PORTS[sys]}/`].map(String);
   return measured(sys, () => {
-    const r = run('ab', args);
+    const r = run(...onCpus('load', 'ab', args));
     if (r.status !== 0) throw new Error(`${sys}: ab ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     const a = parseAb(r.stdout);
     if (a.failed || a.non2xx || a.writeErrors || a.complete !== Number(n)) throw new Error(`${sys}: ab reported failures:\n${r.stdout}`);
@@ -328,7 +345,7 @@ const STIME_PATH = '/ HTTP/1.0\r\nHost: localhost\r\nX-Bench: s_time';
 function sTime(sys, c) {
   const args = ['s_time', '-connect', `127.0.0.1:${PORTS[sys]}`, '-reuse', '-time', String(DURATION), '-cert', c.clientCrt, '-key', c.clientKey, '-www', STIME_PATH];
   return measured(sys, () => {
-    const r = run('openssl', args);
+    const r = run(...onCpus('load', 'openssl', args));
     if (r.status !== 0) throw new Error(`${sys}: openssl s_time exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     const s = parseSTime(r.stdout);
     // Every connection read a whole response; a 400 would be longer than the 200 "ok".
@@ -342,7 +359,7 @@ async function idleTest(sys, c) {
   const pid = started.get(sys).pid;
   await sleep(500);
   const before = memory(pid).rssKB;
-  const client = spawn(process.execPath, [path.join(HERE, 'idle-client.mjs'), String(PORTS[sys]), String(IDLE), c.clientCrt, c.clientKey], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const client = spawn(...onCpus('load', process.execPath, [path.join(HERE, 'idle-client.mjs'), String(PORTS[sys]), String(IDLE), c.clientCrt, c.clientKey]), { stdio: ['pipe', 'pipe', 'inherit'] });
   started.set(`idle-${sys}`, client);
   const line = await new Promise((resolve, reject) => {
     let buf = '';
@@ -490,7 +507,7 @@ async function profiles(c) {
 // ---------------------------------------------------------------------------------------------
 async function main() {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build at the repository root first`);
-  for (const tool of ['ab', 'openssl', 'curl']) if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found (Debian: apt-get install apache2-utils openssl curl)`);
+  for (const tool of ['ab', 'openssl', 'curl', ...(PIN ? ['taskset'] : [])]) if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found (Debian: apt-get install apache2-utils openssl curl)`);
   if (!existsSync('/usr/sbin/nginx')) throw new Error('/usr/sbin/nginx not found (Debian: apt-get install nginx-light)');
   mkdirSync(OUT, { recursive: true });
   for (const p of Object.values(PORTS)) await assertFree(p);
@@ -555,7 +572,8 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1).
   (sequential; nginx and the naive proxy resume with TLS 1.3 tickets, ztproxy has \`sessionResumption: false\` by default,
   so its "resumed" column is full handshakes); idle: ${IDLE} mTLS keep-alive connections held after one request each.
 - All on loopback, ECDSA P-256 certificates from \`ztproxy ca\`, TLS 1.3. One nginx upstream (1 worker, \`return 200 "ok"\`);
-  upstream, proxy and load generator share the ${info.nproc} cores, so absolute rates are lower than on a dedicated machine.
+  ${PIN ? `CPU pinning (taskset): the proxy under test alone on CPU ${CPUS.sut}, the upstream and the load generators on CPU ${CPUS.load},
+  the same for every system` : `not pinned (PIN=0): upstream, proxy and load generator share the ${info.nproc} cores`}; absolute rates are lower than on a dedicated machine.
 - CPU is utime+stime of the proxy's process tree (/proc/PID/stat) over each run divided by its requests or connections;
   peak RSS is the largest process's VmHWM after the load runs (the whole tree's sum in parentheses: nginx master + worker);
   idle KB/conn is the growth of the tree's VmRSS divided by the connections held.
@@ -584,7 +602,7 @@ async function profileRun(c) {
 }
 
 function abRunWarm(sys, c, n) {
-  const r = run('ab', ['-k', '-c', String(CONNECTIONS), '-n', String(n), '-E', c.clientPem, `https://127.0.0.1:${PORTS[sys]}/`]);
+  const r = run(...onCpus('load', 'ab', ['-k', '-c', String(CONNECTIONS), '-n', String(n), '-E', c.clientPem, `https://127.0.0.1:${PORTS[sys]}/`]));
   if (r.status !== 0) throw new Error(`${sys}: warm-up ab failed:\n${r.stdout}\n${r.stderr}`);
 }
 

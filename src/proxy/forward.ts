@@ -59,7 +59,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#socket = req.socket;
     this.#bytesIn0 = req.socket.bytesRead;
     this.#bytesOut0 = req.socket.bytesWritten;
-    res.once('close', this.#onClientClose);
+    res.on('close', this.#onClientClose); // 'close' is emitted once; `on` spares the once-wrapper
   }
 
   /** Sends the request upstream. `body` is the client request when it has one, else null. */

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ClientConnection } from './connection.js';
-import { Exchange } from './forward.js';
+import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { sendError } from './respond.js';
 import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
@@ -46,10 +46,22 @@ export interface Target {
 export class RequestHandler {
   readonly #runtime: () => Runtime;
   readonly #log: Logger;
+  /** Exchange settings of the runtime they were made for (one object per config, not per request). */
+  #ctxRuntime: Runtime | null = null;
+  #ctx: ExchangeContext = { accessLog: false };
 
   constructor(runtime: () => Runtime, log: Logger) {
     this.#runtime = runtime;
     this.#log = log;
+  }
+
+  #exchangeContext(rt: Runtime): ExchangeContext {
+    if (rt !== this.#ctxRuntime) {
+      this.#ctxRuntime = rt;
+      // No record is built for a line the logger's level would drop.
+      this.#ctx = { accessLog: rt.config.log.access && this.#log.isLevelEnabled('info') };
+    }
+    return this.#ctx;
   }
 
   /**
@@ -137,7 +149,7 @@ export class RequestHandler {
       { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
       rt.identityNames,
     );
-    const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, { accessLog: rt.config.log.access }, t0);
+    const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, this.#exchangeContext(rt), t0);
     ex.start({ method: req.method as 'GET', path: target.path, headers, body: hasBody ? req : null });
   }
 
@@ -169,7 +181,7 @@ export class RequestHandler {
         { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
         rt.identityNames,
       );
-      const ctx = { accessLog: rt.config.log.access, idleTimeoutMs: rt.config.limits.upgradeIdleTimeoutMs };
+      const ctx = { accessLog: this.#exchangeContext(rt).accessLog, idleTimeoutMs: rt.config.limits.upgradeIdleTimeoutMs };
       new UpgradeExchange(req, req.socket, head, conn, target.rr, target.requestId, target.host, target.path, ctx, t0).start(headers);
     } catch (err) {
       this.#log.error({ err, method: req.method }, 'upgrade handler failed');

@@ -56,11 +56,13 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (name === 'connection') connectionTokens = raw[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
-  }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') {
+        const tokens = raw[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+        connectionTokens = connectionTokens === null ? tokens : connectionTokens.concat(tokens);
+      }
+      continue;
+    }
     if (name.charCodeAt(0) === 0x3a) continue; // HTTP/2 pseudo-header (:method, :path, :authority, :scheme)
     if (name === 'cookie') {
       cookie = cookie === '' ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`; // HTTP/2 splits cookies; HTTP/1.1 wants one field (RFC 9113 §8.2.3)
@@ -72,15 +74,22 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
       continue;
     }
     if (isIdentityHeader(name, identityNames)) continue;
-    if (connectionTokens !== null && connectionTokens.includes(name)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
-  if (cookie !== '') out.push('cookie', cookie);
-  out.push('host', f.host);
-  out.push('x-forwarded-for', xff === '' ? f.remoteAddress : `${xff}, ${f.remoteAddress}`);
-  out.push('x-forwarded-proto', 'https', 'x-forwarded-host', f.host, 'x-request-id', f.requestId);
-  for (let i = 0; i < f.identity.length; i++) out.push(f.identity[i]!);
-  return out;
+  // Headers the Connection header names are hop-by-hop too (RFC 9110 §7.6.1); rare, so filtered afterwards.
+  let kept = out;
+  if (connectionTokens !== null) {
+    kept = [];
+    for (let i = 0; i < out.length; i += 2) if (!connectionTokens.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+    if (connectionTokens.includes('cookie')) cookie = '';
+    if (connectionTokens.includes('x-forwarded-for')) xff = '';
+  }
+  if (cookie !== '') kept.push('cookie', cookie);
+  kept.push('host', f.host);
+  kept.push('x-forwarded-for', xff === '' ? f.remoteAddress : `${xff}, ${f.remoteAddress}`);
+  kept.push('x-forwarded-proto', 'https', 'x-forwarded-host', f.host, 'x-request-id', f.requestId);
+  for (let i = 0; i < f.identity.length; i++) kept.push(f.identity[i]!);
+  return kept;
 }
 
 /** Response headers from undici's raw Buffers, hop-by-hop headers removed. */

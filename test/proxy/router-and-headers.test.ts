@@ -51,3 +51,12 @@ t.test('request and response headers', async (t) => {
   const res = downstreamResponseHeaders(['Content-Type', 'text/plain', 'Connection', 'X-Internal', 'X-Internal', 'secret', 'Transfer-Encoding', 'chunked', 'X-Request-Id', 'upstream-id'].map((s) => Buffer.from(s)), 'rid');
   t.same(res, ['Content-Type', 'text/plain', 'x-request-id', 'rid']);
 });
+
+t.test('every header a Connection field names is dropped, wherever it stands and however many Connection fields', async (t) => {
+  const out = upstreamRequestHeaders(
+    ['X-A', '1', 'Cookie', 'c=1', 'Connection', 'x-a', 'Accept', '*/*', 'X-B', '2', 'connection', 'X-B , cookie', 'X-C', '3'],
+    { host: 'h', requestId: 'rid', remoteAddress: '10.0.0.9', identity: [] },
+    new Set(),
+  );
+  t.same(out, ['Accept', '*/*', 'X-C', '3', 'host', 'h', 'x-forwarded-for', '10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'h', 'x-request-id', 'rid']);
+});

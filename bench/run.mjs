@@ -10,7 +10,10 @@
 //            proxy: the share of any Node proxy's cost that is inside Node's TLS and HTTP server
 //   hop      rivals/node-raw-hop-floor.mjs: the floor plus a hand-written HTTP/1.1 hop to the upstream over
 //            pooled keep-alive node:net sockets, not a proxy to run: the least any Node proxy pays for the
-//            second hop, so zt − hop is what undici and ztproxy's own features cost
+//            second hop
+//   undici   rivals/node-undici-floor.mjs: the floor forwarding through an undici Pool with dispatch and a
+//            minimal handler, DN header only, no features: the least a Node proxy built on undici pays, so
+//            undici − hop is undici's own cost and zt − undici what ztproxy's features cost
 // One upstream for all: nginx (worker_processes 1) answering 200 "ok", so the upstream costs the same
 // for every proxy; /dn echoes the X-Client-Subject-DN it received, which the harness checks first.
 // The upstream shares the 2 cores with the proxy and the load generator: absolute numbers are lower
@@ -27,7 +30,7 @@
 //
 // Env knobs: N (keep-alive requests, 20000), M (handshake requests, 1000), REPS (3), CONNECTIONS (50),
 // HS_CONNECTIONS (20), DURATION (s_time seconds, 5), IDLE (idle connections, 2000), ONLY (comma list
-// of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+7), SKIP (comma list of keepalive,handshake,resumed,idle),
+// of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+8), SKIP (comma list of keepalive,handshake,resumed,idle),
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
 // keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison),
 // RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip),
@@ -72,12 +75,12 @@ function onCpus(role, cmd, args) {
   return PIN ? ['taskset', ['-c', CPUS[role], cmd, ...args]] : [cmd, args];
 }
 
-const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'floor', 'hop'];
+const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'floor', 'hop', 'undici'];
 const ONLY = env.ONLY ? env.ONLY.split(',') : SYSTEMS;
 for (const s of ONLY) if (!SYSTEMS.includes(s)) throw new Error(`ONLY: unknown system ${s} (${SYSTEMS.join(', ')})`);
 if (!ONLY.includes('nginx')) console.warn('ONLY without nginx: no ratios');
 
-const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5, floor: BASE_PORT + 6, hop: BASE_PORT + 7 };
+const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5, floor: BASE_PORT + 6, hop: BASE_PORT + 7, undici: BASE_PORT + 8 };
 
 // ---------------------------------------------------------------------------------------------
 // Processes: everything started is recorded here and stopped by PID, also on failure or Ctrl-C.
@@ -279,8 +282,9 @@ function startSystem(sys, c, { profileDir } = {}) {
         role: 'sut',
       });
     case 'hop':
-      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-raw-hop-floor.mjs')], {
-        env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.hop), UPSTREAM: String(PORTS.upstream) },
+    case 'undici':
+      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', sys === 'hop' ? 'node-raw-hop-floor.mjs' : 'node-undici-floor.mjs')], {
+        env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS[sys]), UPSTREAM: String(PORTS.upstream) },
         role: 'sut',
       });
     case 'zt':
@@ -590,8 +594,9 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1).
   floor = not a proxy: a bare \`node:https\` server with the same mTLS options answering 200 "ok" itself (rivals/node-https-floor.mjs),
   what Node's TLS and HTTP server cost before any proxying; any Node proxy costs at least this.
   hop = not a proxy either: the floor plus a hand-written HTTP/1.1 client forwarding each request over pooled keep-alive
-  \`node:net\` sockets (rivals/node-raw-hop-floor.mjs), the least any Node proxy pays for the second hop; zt − hop is
-  what undici and ztproxy's own features cost.
+  \`node:net\` sockets (rivals/node-raw-hop-floor.mjs), the least any Node proxy pays for the second hop.
+  undici = the floor forwarding through an undici \`Pool\` (\`dispatch\`, minimal handler, DN header only; rivals/node-undici-floor.mjs),
+  the least a Node proxy built on undici pays; undici − hop is undici's own cost, zt − undici what ztproxy's features cost.
 
 ${tbl}
 

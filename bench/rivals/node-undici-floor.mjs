@@ -1,5 +1,5 @@
 // The undici floor: the floor (node-https-floor.mjs) forwarding every request through an undici Pool with
-// `dispatch` and a minimal handler (status, headers and body relayed with backpressure, 502 on failure),
+// `dispatch` and a minimal handler (status, end-to-end headers and body relayed with backpressure, 502 on failure),
 // the client's DN as X-Client-Subject-DN and nothing else: no header rewriting or stripping, no routing,
 // no policy, no request id, no metrics, no logging. Not a proxy anyone should run; it is the least a Node
 // proxy built on undici pays per request. So `undici − hop` is undici's own cost (request validation,
@@ -17,6 +17,7 @@ const { formatName } = await import('../../dist/tls/dn.js');
 const env = process.env;
 const pool = new Pool(`http://127.0.0.1:${env.UPSTREAM}`, { connections: 64 });
 const DN = Symbol('client DN');
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
 
 function dnOf(socket) {
   let dn = socket[DN];
@@ -34,7 +35,10 @@ class Relay {
   onConnect() {}
   onHeaders(status, raw, resume) {
     const headers = [];
-    for (let i = 0; i < raw.length; i += 2) headers.push(raw[i].toString('latin1'), raw[i + 1].toString('latin1'));
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toString('latin1');
+      if (!HOP_BY_HOP.has(name.toLowerCase())) headers.push(name, raw[i + 1].toString('latin1')); // Node decides keep-alive for its client
+    }
     this.res.writeHead(status, headers);
     this.resume = resume;
     return true;

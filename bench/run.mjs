@@ -397,18 +397,37 @@ async function idleTest(sys, c) {
 // ---------------------------------------------------------------------------------------------
 // Reporting.
 const f = (x, d = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
-const ratio = (x, base) => (x === null || base === null || !base ? '–' : (x / base).toFixed(2));
+
+/**
+ * Median over repetitions of `sys`'s figure divided by `base`'s in the same repetition. Each repetition
+ * runs every system back to back, so a slow spell of the shared host moves both sides of the ratio
+ * together; the median of per-repetition ratios is steadier than a ratio of medians.
+ */
+function pairedRatio(results, sys, base, kind, value) {
+  const a = results[sys]?.[kind] ?? [];
+  const b = results[base]?.[kind] ?? [];
+  const r = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (value(b[i])) r.push(value(a[i]) / value(b[i]));
+  return r.length ? median(r) : null;
+}
 
 function summarize(results) {
   const rows = {};
+  const kaCpu = (x) => (x.cpuS / x.complete) * 1e6;
   for (const sys of ONLY) {
     const r = results[sys];
     const ka = r.keepalive;
     const hs = r.handshake;
     const rs = r.resumed;
+    const base = ONLY.includes('nginx') ? 'nginx' : null;
     rows[sys] = {
+      kaRatio: base && pairedRatio(results, sys, base, 'keepalive', (x) => x.rps),
+      hsRatio: base && pairedRatio(results, sys, base, 'handshake', (x) => x.rps),
+      rsRatio: base && pairedRatio(results, sys, base, 'resumed', (x) => x.rate),
+      /** CPU per keep-alive request relative to zt's in the same repetition (what the features cost). */
+      kaCpuVsZt: ONLY.includes('zt') ? pairedRatio(results, sys, 'zt', 'keepalive', kaCpu) : null,
       kaRps: median(ka.map((x) => x.rps)),
-      kaCpuUs: median(ka.map((x) => (x.cpuS / x.complete) * 1e6)),
+      kaCpuUs: median(ka.map(kaCpu)),
       kaMean: median(ka.map((x) => x.meanMs)),
       kaP99: median(ka.map((x) => x.p99Ms)),
       hsRps: median(hs.map((x) => x.rps)),
@@ -428,13 +447,12 @@ function summarize(results) {
 }
 
 function table(rows) {
-  const base = rows.nginx ?? null;
   const head =
     '| system (1 worker) | keep-alive req/s | ratio | CPU µs/req | mean ms | p99 ms | handshake+req /s | ratio | CPU ms/handshake | p99 ms | s_time -reuse conn/s | ratio | CPU ms/conn | resumed | peak RSS MB (tree) | idle KB/conn (RSS MB before→after) |\n' +
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = Object.entries(rows).map(
     ([sys, r]) =>
-      `| ${sys} | ${f(r.kaRps)} | ${ratio(r.kaRps, base?.kaRps)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${ratio(r.hsRps, base?.hsRps)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${ratio(r.rsRate, base?.rsRate)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) |`,
+      `| ${sys} | ${f(r.kaRps)} | ${f(r.kaRatio, 2)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${f(r.hsRatio, 2)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${f(r.rsRatio, 2)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) |`,
   );
   return [head, ...lines].join('\n');
 }
@@ -448,17 +466,19 @@ function goals(rows) {
     if (!z) continue;
     const slack = sys === 'zt-all' ? 0.9 : 1; // all features on: no goal may slip by more than 10 %
     const tag = sys === 'zt-all' ? ' (all features, −10 % allowed)' : '';
-    const kaR = n && z.kaRps ? z.kaRps / n.kaRps : null;
+    const kaR = z.kaRatio ?? null;
     check(`keep-alive ratio to nginx${tag}`, f(kaR, 2), `≥ ${f(0.6 * slack, 2)}`, kaR === null ? null : kaR >= 0.6 * slack);
     check(`CPU per keep-alive request${tag}`, `${f(z.kaCpuUs, 1)} µs`, `≤ ${f(35 / slack, 1)} µs`, z.kaCpuUs === null ? null : z.kaCpuUs <= 35 / slack);
-    const hsR = n && z.hsRps ? z.hsRps / n.hsRps : null;
+    const hsR = z.hsRatio ?? null;
     check(`handshake+request ratio to nginx${tag}`, f(hsR, 2), `≥ ${f(1 * slack, 2)}`, hsR === null ? null : hsR >= 1 * slack);
     check(`p99 keep-alive at ${CONNECTIONS} connections${tag}`, `${f(z.kaP99)} ms`, `≤ ${f(5 / slack, 1)} ms`, z.kaP99 === null ? null : z.kaP99 <= 5 / slack);
     check(`peak RSS under load${tag}`, `${f(z.peakMB, 1)} MB`, `≤ ${f(64 / slack, 1)} MB`, z.peakMB === null ? null : z.peakMB <= 64 / slack);
     const idleR = n && n.idleKB && z.idleKB !== null ? z.idleKB / n.idleKB : null;
     check(`idle-connection memory vs nginx${tag}`, idleR === null ? '–' : `${f(idleR, 2)}×`, `≤ ${f(1.5 / slack, 2)}×`, idleR === null ? null : idleR <= 1.5 / slack);
   }
-  return ['| goal | reached | target | |', '|---|---|---|---|', ...out].join('\n');
+  const all = rows['zt-all'];
+  const cost = all && all.kaCpuVsZt !== null ? `\n\nAll features on cost ${f((all.kaCpuVsZt - 1) * 100, 1)} % more CPU per keep-alive request than zt (median of the per-repetition ratios zt-all / zt).` : '';
+  return ['| goal | reached | target | |', '|---|---|---|---|', ...out].join('\n') + cost;
 }
 
 function versions() {
@@ -565,6 +585,7 @@ async function main() {
   const loadAfter = readFileSync('/proc/loadavg', 'utf8').trim();
   await stopAll();
 
+  writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ command: command(), results }, null, 1)); // every repetition, for a second look
   const rows = summarize(results);
   const tbl = table(rows);
   const gl = goals(rows);
@@ -575,7 +596,8 @@ async function main() {
       `# ztproxy bench results
 
 Produced by \`${command()}\` (bench/run.mjs) on ${info.date}. One run; every figure is the median of ${REPS}
-interleaved repetitions. Ratios are to nginx with the same worker count (1).
+interleaved repetitions. Ratios are to nginx with the same worker count (1): the median of the per-repetition ratios
+(each repetition runs every system back to back, so a slow spell of the shared host moves both sides together).
 
 - Machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average before \`${loadBefore}\`, after \`${loadAfter}\`
 - Versions: Node ${info.node}, ${info.nginx}, ${info.openssl}, ${info.ab}; ztproxy ${info.ztproxy}

@@ -32,6 +32,7 @@ export interface ClientFiles {
   cert: string;
   key: string;
   p12: string;
+  /** 32 lower-case hex digits, first byte non-zero: OpenSSL (and so $ssl_client_serial and ztproxy) prints exactly its upper case, 0A… included. */
   serial: string;
   certPem: string;
   keyPem: string;

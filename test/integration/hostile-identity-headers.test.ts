@@ -92,7 +92,7 @@ for (const mode of MODES) {
         t.match(r.headers['x-forwarded-client-cert'], /^Hash=[0-9a-f]{64};Subject="CN=alice"$/, `request ${i}: XFCC is the proxy's`);
         t.equal(r.headers['client-cert'], `:${aliceDer.toString('base64')}:`, `request ${i}: Client-Cert is the real certificate`);
         t.equal(r.headers['x-client-verify'], 'SUCCESS');
-        t.equal(r.headers['x-client-serial'], alice.serial.toUpperCase().replace(/^0+(?=..)/, ''));
+        t.equal(r.headers['x-client-serial'], alice.serial.toUpperCase());
       } else {
         t.same(names, ['x-client-subject-dn'], `request ${i}: only the subject DN, as configured`);
       }

@@ -79,7 +79,7 @@ t.test('certificate swaps and SIGHUPs under load lose no request', async (t) => 
     renameSync(`${keyPath}.new`, keyPath);
     renameSync(`${certPath}.new`, certPath);
     p.child.kill('SIGHUP');
-    lastSerial = fresh.serial.replace(/^0+/, '').toUpperCase();
+    lastSerial = fresh.serial.toUpperCase();
   }
   await load;
   t.equal(failed, 0, `no failed request (${errors.slice(0, 3).join('; ')})`);

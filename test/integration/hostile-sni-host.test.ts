@@ -3,14 +3,15 @@
 // case, a trailing dot, a port, absolute-form, a second request on the same
 // keep-alive connection, and HTTP/2 connection reuse (coalescing) with another
 // :authority.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect as h2connect } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { makePki } from '../helpers/pki.js';
 import { raw, request, startProxy, startUpstream, statuses } from './hostile-harness.js';
 
-t.test('a connection for a.internal never reaches b.internal', async (t) => {
+/** A proxy serving two virtual hosts, a.internal and b.internal, on one upstream; `bAllow` is route b's allow rule. */
+async function twoVirtualHosts(t: Test, bAllow?: { cn: string[] }) {
   const pki = await makePki(t.testdir(), { serverDns: ['a.internal', 'b.internal'] });
   const up = await startUpstream(t);
   const alice = await pki.client('alice');
@@ -19,9 +20,14 @@ t.test('a connection for a.internal never reaches b.internal', async (t) => {
     upstream: up,
     routes: [
       { name: 'a', host: 'a.internal', upstream: up.url },
-      { name: 'b', host: 'b.internal', upstream: up.url, allow: { cn: ['bob'] } },
+      { name: 'b', host: 'b.internal', upstream: up.url, ...(bAllow && { allow: bAllow }) },
     ],
   });
+  return { up, alice, p };
+}
+
+t.test('a connection for a.internal never reaches b.internal', async (t) => {
+  const { up, alice, p } = await twoVirtualHosts(t, { cn: ['bob'] });
   const sni = { servername: 'a.internal' };
   const get = (host: string, close = true) => `GET / HTTP/1.1\r\nHost: ${host}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
 
@@ -46,17 +52,7 @@ t.test('a connection for a.internal never reaches b.internal', async (t) => {
 });
 
 t.test('HTTP/2 connection reuse: a stream with another :authority gets 421', async (t) => {
-  const pki = await makePki(t.testdir(), { serverDns: ['a.internal', 'b.internal'] });
-  const up = await startUpstream(t);
-  const alice = await pki.client('alice');
-  const p = await startProxy(t, {
-    pki,
-    upstream: up,
-    routes: [
-      { name: 'a', host: 'a.internal', upstream: up.url },
-      { name: 'b', host: 'b.internal', upstream: up.url },
-    ],
-  });
+  const { up, alice, p } = await twoVirtualHosts(t);
   const alpn = await new Promise<string | false>((resolve) => {
     const s = tls.connect({ host: '127.0.0.1', port: p.port, ca: p.ca, servername: 'a.internal', cert: readFileSync(alice.cert), key: readFileSync(alice.key), ALPNProtocols: ['h2', 'http/1.1'] }, () => {
       resolve(s.alpnProtocol ?? false);

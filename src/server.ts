@@ -23,7 +23,7 @@ import { ClientConnection } from './proxy/connection.js';
 import { Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { chainViolation, handshakeErrorReason, identityFromDer, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
 import type { HandshakeFailureReason } from './metrics/index.js';
 
 const kAcceptedAt = Symbol('ztproxy.acceptedAt');
@@ -57,6 +57,8 @@ export class ProxyServer {
   readonly #h2: Http2Front;
   readonly #handshakeLog: HandshakeFailureLog;
   readonly #sockets = new Set<tls.TLSSocket>();
+  /** Identities by certificate: connections presenting the same one share it (parsed once). */
+  readonly #identities = new IdentityCache();
   #nextConnId = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
   #closing: Promise<void> | null = null;
@@ -250,7 +252,7 @@ export class ProxyServer {
     }
     let identity;
     try {
-      identity = identityFromDer(cert.raw, this.#config.identityHeaders.rfc9440 ? chainOf(cert) : []);
+      identity = this.#identities.get(cert.raw, this.#config.identityHeaders.rfc9440 ? chainOf(cert) : []);
     } catch (err) {
       this.#handshakeFailed('bad_certificate', s, { err });
       s.destroy();

@@ -11,6 +11,9 @@
 //   hop      rivals/node-raw-hop-floor.mjs: the floor plus a hand-written HTTP/1.1 hop to the upstream over
 //            pooled keep-alive node:net sockets, not a proxy to run: the least any Node proxy pays for the
 //            second hop
+//   tls      rivals/node-tls-floor.mjs: a bare node:tls server (ztproxy's TLS defaults: no tickets) answering each
+//            request head with a fixed 200 itself: no HTTP server, no upstream; what Node's TLS socket alone
+//            costs, the rung below floor
 //   undici   rivals/node-undici-floor.mjs: the floor forwarding through an undici Pool with dispatch and a
 //            minimal handler, DN header only, no features: the least a Node proxy built on undici pays, so
 //            undici − hop is undici's own cost and zt − undici what ztproxy's features cost
@@ -30,7 +33,7 @@
 //
 // Env knobs: N (keep-alive requests, 20000), M (handshake requests, 1000), REPS (3), CONNECTIONS (50),
 // HS_CONNECTIONS (20), DURATION (s_time seconds, 5), IDLE (idle connections, 2000), ONLY (comma list
-// of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+8), SKIP (comma list of keepalive,handshake,resumed,idle),
+// of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+9), SKIP (comma list of keepalive,handshake,resumed,idle),
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
 // keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison),
 // RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip),
@@ -75,12 +78,12 @@ function onCpus(role, cmd, args) {
   return PIN ? ['taskset', ['-c', CPUS[role], cmd, ...args]] : [cmd, args];
 }
 
-const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'floor', 'hop', 'undici'];
+const SYSTEMS = ['nginx', 'naive', 'zt', 'zt-all', 'tls', 'floor', 'hop', 'undici'];
 const ONLY = env.ONLY ? env.ONLY.split(',') : SYSTEMS;
 for (const s of ONLY) if (!SYSTEMS.includes(s)) throw new Error(`ONLY: unknown system ${s} (${SYSTEMS.join(', ')})`);
 if (!ONLY.includes('nginx')) console.warn('ONLY without nginx: no ratios');
 
-const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5, floor: BASE_PORT + 6, hop: BASE_PORT + 7, undici: BASE_PORT + 8 };
+const PORTS = { upstream: BASE_PORT, nginx: BASE_PORT + 1, naive: BASE_PORT + 2, zt: BASE_PORT + 3, 'zt-all': BASE_PORT + 4, metrics: BASE_PORT + 5, floor: BASE_PORT + 6, hop: BASE_PORT + 7, undici: BASE_PORT + 8, tls: BASE_PORT + 9 };
 
 // ---------------------------------------------------------------------------------------------
 // Processes: everything started is recorded here and stopped by PID, also on failure or Ctrl-C.
@@ -274,6 +277,11 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'naive':
       return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
         env: { CERT_DIR: c.naiveDir, UPSTREAM: `http://127.0.0.1:${PORTS.upstream}`, PORT: String(PORTS.naive), WORKERS: '1' },
+        role: 'sut',
+      });
+    case 'tls':
+      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-tls-floor.mjs')], {
+        env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.tls) },
         role: 'sut',
       });
     case 'floor':
@@ -619,6 +627,8 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1): the
   idle KB/conn is the growth of the tree's VmRSS divided by the connections held.
 - zt = \`ztproxy serve\` with the quick-start flags (\`--workers 1 --log-level warn --metrics-listen off\`);
   zt-all = access log (to /dev/null), metrics listener, an \`allow: {ou: [bench]}\` policy, X-Client-Issuer-DN, -Serial and -Fingerprint.
+  tls = not a proxy: a bare \`node:tls\` server with ztproxy's TLS defaults (no session tickets) answering each request head
+  with a fixed 200 itself (rivals/node-tls-floor.mjs): no HTTP server, no upstream; what Node's TLS socket alone costs.
   floor = not a proxy: a bare \`node:https\` server with the same mTLS options answering 200 "ok" itself (rivals/node-https-floor.mjs),
   what Node's TLS and HTTP server cost before any proxying; any Node proxy costs at least this.
   hop = not a proxy either: the floor plus a hand-written HTTP/1.1 client forwarding each request over pooled keep-alive

@@ -6,14 +6,14 @@
 //   naive    rivals/naive-node-proxy.mjs (https + undici Pool), the yardstick of the issue
 //   zt       ztproxy with the quick-start flags (no access log, no metrics, no policy)
 //   zt-all   ztproxy with every feature on: access log, metrics, an allow policy, three extra identity headers
+//   tls      rivals/node-tls-floor.mjs: a bare node:tls server (ztproxy's TLS defaults: no tickets) answering each
+//            request head with a fixed 200 itself: no HTTP server, no upstream; what Node's TLS socket alone
+//            costs, the rung below floor
 //   floor    rivals/node-https-floor.mjs: a bare node:https server answering 200 itself, no upstream, not a
 //            proxy: the share of any Node proxy's cost that is inside Node's TLS and HTTP server
 //   hop      rivals/node-raw-hop-floor.mjs: the floor plus a hand-written HTTP/1.1 hop to the upstream over
 //            pooled keep-alive node:net sockets, not a proxy to run: the least any Node proxy pays for the
 //            second hop
-//   tls      rivals/node-tls-floor.mjs: a bare node:tls server (ztproxy's TLS defaults: no tickets) answering each
-//            request head with a fixed 200 itself: no HTTP server, no upstream; what Node's TLS socket alone
-//            costs, the rung below floor
 //   undici   rivals/node-undici-floor.mjs: the floor forwarding through an undici Pool with dispatch and a
 //            minimal handler, DN header only, no features: the least a Node proxy built on undici pays, so
 //            undici − hop is undici's own cost and zt − undici what ztproxy's features cost

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { listCertificates, revoke, writeCrl } from '../../src/ca/index.js';
 import { makePki } from '../helpers/pki.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const NGINX = '/usr/sbin/nginx';
 
@@ -55,7 +56,7 @@ t.test('revoke by serial and by CN: CRL, list and openssl verify agree', async (
   t.match(run('openssl', ['crl', '-in', res.crlPath, '-noout', '-text']).out, /X509v3 CRL Number: \n\s+4/);
 });
 
-t.test('a real nginx accepts the client certificate, then refuses it once revoked', { skip: existsSync(NGINX) ? false : 'nginx not installed' }, async (t) => {
+t.test('a real nginx accepts the client certificate, then refuses it once revoked', { skip: skipUnlessInstalled(existsSync(NGINX), 'nginx') }, async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);
   const alice = await pki.client('alice', { ou: ['dev'] });

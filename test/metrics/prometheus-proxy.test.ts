@@ -2,15 +2,16 @@
 // test/helpers/pki.ts, N requests with a good client certificate, M handshakes without a
 // certificate and M with a certificate of another CA. The counters move by exactly that, every
 // dashboard query returns data and every alert rule evaluates.
-// Skips (with the reason) until `serve --help` offers --metrics-listen and --client-ca.
+// Skips without Prometheus (test/helpers/tools.ts; never in CI).
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { makePki } from '../helpers/pki.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 import {
   assertDashboardReturnsData,
   assertRulesHealthy,
@@ -28,21 +29,10 @@ import {
 /** The ztproxy entry; ZTPROXY_MAIN points the test at another build. */
 const main = process.env.ZTPROXY_MAIN ?? join(root, 'dist/main.js');
 
-function proxyReadiness(): string | undefined {
-  if (!havePrometheus) return 'prometheus not installed';
-  if (!existsSync(main)) return 'dist/main.js missing: run npm run build';
-  const help = spawnSync(process.execPath, [main, 'serve', '--help'], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '';
-  for (const flag of ['--metrics-listen', '--client-ca', '--upstream', '--listen', '--cert', '--key', '--log-level']) {
-    if (!help.includes(flag)) return `\`ztproxy serve --help\` does not offer ${flag} yet`;
-  }
-  return undefined;
-}
-
 const GOOD_REQUESTS = 5;
 const BAD_HANDSHAKES = 3;
 
-const skip = proxyReadiness();
-t.test('real proxy: exact handshake and request counters, dashboard and alerts', { skip: skip ?? false }, async (t) => {
+t.test('real proxy: exact handshake and request counters, dashboard and alerts', { skip: skipUnlessInstalled(havePrometheus, 'prometheus') }, async (t) => {
   const dir = t.testdir({ pki: {}, other: {} });
   const pki = await makePki(join(dir, 'pki'));
   const other = await makePki(join(dir, 'other'), { name: 'Some Other CA' });

@@ -14,8 +14,9 @@ import {
   startPrometheus,
   waitForScrape,
 } from './prometheus-harness.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
-t.test('dashboard queries and alert rules against a real Prometheus', { skip: !havePrometheus && 'prometheus not installed' }, async (t) => {
+t.test('dashboard queries and alert rules against a real Prometheus', { skip: skipUnlessInstalled(havePrometheus, 'prometheus') }, async (t) => {
   const m = createMetrics(new Registry());
   const routes = ['api', 'billing'];
   m.initRoutes(routes);

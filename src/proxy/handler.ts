@@ -119,8 +119,17 @@ export class RequestHandler {
       req.socket.destroy();
       return;
     }
+    if (conn.closing && req.httpVersionMajor === 1) {
+      // Pipelined behind a response that closes the connection: never parsed into an upstream request.
+      conn.log.debug({ method: req.method }, 'request after connection close dropped');
+      return;
+    }
     const rt = this.#runtime();
-    const target = this.#resolve(req, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
+    const target = this.#resolve(req, rt, conn, (status, id, message) => {
+      const close = status === 400;
+      if (close && req.httpVersionMajor === 1) conn.closeAfterResponse();
+      sendError(res, status, id, message, close);
+    });
     if (target === null) return;
     const hasBody =
       req.httpVersionMajor === 2
@@ -148,8 +157,15 @@ export class RequestHandler {
         socket.destroy();
         return;
       }
+      if (conn.closing) {
+        socket.end(); // pipelined behind a response that closes the connection (end: that response is flushed first)
+        return;
+      }
       const rt = this.#runtime();
-      const fail = (status: number, id: string, message?: string) => sendRawError(socket, status, id, message);
+      const fail = (status: number, id: string, message?: string) => {
+        conn.closeAfterResponse();
+        sendRawError(socket, status, id, message);
+      };
       const target = this.#resolve(req, rt, conn, fail);
       if (target === null) return;
       const problem = upgradeProblem(req);

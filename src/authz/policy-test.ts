@@ -1,7 +1,7 @@
 /**
  * `ztproxy policy test`: what the proxy would do with one request from one
  * certificate, without sending traffic. It runs the request path's own
- * pieces in the same order (target normalization, Router with the SNI check,
+ * pieces in the same order (Host validation, target normalization, Router with the SNI check,
  * the route's IdentityPolicy, buildIdentityHeaders, upstreamRequestHeaders),
  * so its answer is the proxy's answer, not a re-implementation of it.
  *
@@ -14,7 +14,8 @@ import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
 import { buildIdentityHeaders } from '../proxy/identity-headers.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
-import { hostOf, Router } from '../proxy/router.js';
+import { parseAuthority } from '../proxy/authority.js';
+import { Router } from '../proxy/router.js';
 import { identitySettings } from '../proxy/runtime.js';
 import { identityFromDer, type PeerIdentity } from '../tls/identity.js';
 import { IdentityPolicy } from './policy.js';
@@ -91,22 +92,24 @@ export function policyTest(input: PolicyTestInput): PolicyTestResult {
   }
   if (url.protocol !== 'https:') throw new ZtpError('ZTP_POLICY_TEST', `--url: expected an https:// URL, got ${JSON.stringify(input.url)}`);
   const config = input.config;
-  const host = hostOf(url.host);
+  // The raw authority and target as a client would send them (absolute-form): `new URL` would already have
+  // resolved dot-segments and dropped a fragment, which the live proxy refuses or resolves itself.
+  const rawAuthority = /^https:\/\/([^/?#]*)/i.exec(input.url)?.[1];
+  if (rawAuthority === undefined) throw new ZtpError('ZTP_POLICY_TEST', `--url: expected https://host/path, got ${JSON.stringify(input.url)}`);
   const sni = (input.sni ?? url.hostname).toLowerCase().replace(/^\[|\]$/g, '');
   const now = Date.now();
   const base = {
-    host,
+    host: parseAuthority(rawAuthority)?.host ?? url.hostname,
     identity,
     notBefore: leaf.validFrom,
     notAfter: leaf.validTo,
     outsideValidity: now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo),
   };
-  // WHATWG URL parsing already resolved dot segments; the router adds the proxy's own steps (%XX, `\`, `//`).
-  const m = new Router(config).resolve(host, url.pathname + url.search, sni);
-  if (m.kind === 'bad_path') return { ...base, outcome: 'bad_request', status: 400, path: null, route: null, rule: 'malformed path', upstream: [], headers: [] };
+  const m = new Router(config).resolve(rawAuthority, input.url, sni);
+  if (m.kind === 'bad_request') return { ...base, outcome: 'bad_request', status: 400, path: null, route: null, rule: m.reason, upstream: [], headers: [] };
   if (m.kind !== 'route') {
     const misdirected = m.kind === 'misdirected';
-    return { ...base, outcome: misdirected ? 'misdirected' : 'no_route', status: misdirected ? 421 : 404, path: null, route: null, rule: misdirected ? `SNI ${sni} and Host ${host} name different virtual hosts` : 'no route matches', upstream: [], headers: [] };
+    return { ...base, outcome: misdirected ? 'misdirected' : 'no_route', status: misdirected ? 421 : 404, path: null, route: null, rule: misdirected ? `SNI ${sni} and Host ${base.host} name different virtual hosts` : 'no route matches', upstream: [], headers: [] };
   }
   const path = m.path;
   const r = m.route;
@@ -116,7 +119,7 @@ export function policyTest(input: PolicyTestInput): PolicyTestResult {
   const ids = identitySettings(config);
   const headers = upstreamRequestHeaders(
     input.headers ?? [],
-    { host: url.host, requestId: '<x-request-id>', remoteAddress: '<client address>', identity: buildIdentityHeaders(identity, ids.options) },
+    { host: m.authority, requestId: '<x-request-id>', remoteAddress: '<client address>', identity: buildIdentityHeaders(identity, ids.options) },
     ids.names,
   );
   return { ...base, outcome: 'forward', status: 200, path, route, rule: decision.rule, upstream: r.upstream.origins, headers };

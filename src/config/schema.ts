@@ -107,6 +107,16 @@ export const ConfigSchema = T.Object(
       },
       { ...strict, default: {} },
     ),
+    paths: T.Object(
+      {
+        escapedSlashes: T.Union([T.Literal('reject'), T.Literal('decode')], {
+          default: 'reject',
+          description:
+            'encoded / and \\ (%2F, %5C) in a request path: "reject" answers 400; "decode" routes and authorizes on the path with them decoded (as nginx matches locations) and forwards them still encoded (default "reject")',
+        }),
+      },
+      { ...strict, default: {} },
+    ),
     limits: T.Object(
       {
         handshakeTimeoutMs: Ms(10_000, 'TLS handshake must finish within'),

@@ -22,6 +22,7 @@ export class ClientConnection {
   #generation = 0;
   #headers: readonly string[] = [];
   #decisions: (Decision | undefined)[] = [];
+  #closing = false;
 
   /** `log` is the process logger; the connection's child (bound to `connId`) is made on first use. */
   constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger, access: AccessLog) {
@@ -31,6 +32,21 @@ export class ClientConnection {
     this.remoteAddress = remoteAddress;
     this.#baseLog = log;
     this.#access = access;
+  }
+
+  /**
+   * True once an HTTP/1.1 response with `Connection: close` was decided on
+   * this connection: every request parsed after it (node:http parses
+   * pipelined requests ahead) is dropped unanswered, never forwarded, and
+   * node:http closes the socket once that response is written.
+   */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** Marks the connection {@link closing}; it never reopens. */
+  closeAfterResponse(): void {
+    this.#closing = true;
   }
 
   /** Writes an access-log record with this connection's id. */

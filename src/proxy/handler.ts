@@ -12,7 +12,6 @@ import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { sendError } from './respond.js';
 import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
-import { hostOf } from './router.js';
 import type { RouteRuntime, Runtime } from './runtime.js';
 
 /** Where the connection state lives on each TLS socket. */
@@ -37,7 +36,10 @@ export function authorityOf(req: IncomingMessage): string | undefined {
 }
 
 export interface Target {
+  /** Canonical host (lower case, no port). */
   readonly host: string;
+  /** Validated `host[:port]`, forwarded as Host. */
+  readonly authority: string;
   readonly path: string;
   readonly rr: RouteRuntime;
   readonly requestId: string;
@@ -71,26 +73,6 @@ export class RequestHandler {
   #resolve(req: IncomingMessage, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
     const inboundId = req.headers['x-request-id'];
     const requestId = typeof inboundId === 'string' && REQUEST_ID.test(inboundId) ? inboundId : randomUUID();
-    let url = req.url ?? '';
-    let host = hostOf(authorityOf(req));
-    if (url.charCodeAt(0) !== 0x2f) {
-      // absolute-form (RFC 9112 §3.2.2): accepted only when it names the Host the request carries
-      let u: URL | null = null;
-      try {
-        u = /^https?:\/\//i.test(url) ? new URL(url) : null;
-      } catch {
-        u = null;
-      }
-      if (u === null || hostOf(u.host) !== host) {
-        fail(400, requestId, 'request target must be origin-form, or absolute-form naming the Host');
-        return null;
-      }
-      url = u.pathname + u.search;
-    }
-    if (host === '') {
-      fail(400, requestId, 'missing or malformed Host');
-      return null;
-    }
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps only the first, which the SNI check would then trust.
     let hosts = 0;
     for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
@@ -98,9 +80,9 @@ export class RequestHandler {
       fail(400, requestId, 'more than one Host header');
       return null;
     }
-    const m = rt.router.resolve(host, url, conn.sni);
+    const m = rt.router.resolve(authorityOf(req), req.url ?? '', conn.sni);
     if (m.kind !== 'route') {
-      if (m.kind === 'bad_path') fail(400, requestId, 'malformed path');
+      if (m.kind === 'bad_request') fail(400, requestId, m.reason);
       else fail(m.kind === 'misdirected' ? 421 : 404, requestId);
       return null;
     }
@@ -114,7 +96,7 @@ export class RequestHandler {
       fail(403, requestId);
       return null;
     }
-    return { host, path, rr, requestId };
+    return { host: m.host, authority: m.authority, path, rr, requestId };
   }
 
   /** The 'request' listener of the HTTP server. */
@@ -137,8 +119,17 @@ export class RequestHandler {
       req.socket.destroy();
       return;
     }
+    if (conn.closing && req.httpVersionMajor === 1) {
+      // Pipelined behind a response that closes the connection: never parsed into an upstream request.
+      conn.log.debug({ method: req.method }, 'request after connection close dropped');
+      return;
+    }
     const rt = this.#runtime();
-    const target = this.#resolve(req, rt, conn, (status, id, message) => sendError(res, status, id, message, status === 400));
+    const target = this.#resolve(req, rt, conn, (status, id, message) => {
+      const close = status === 400;
+      if (close && req.httpVersionMajor === 1) conn.closeAfterResponse();
+      sendError(res, status, id, message, close);
+    });
     if (target === null) return;
     const hasBody =
       req.httpVersionMajor === 2
@@ -146,7 +137,7 @@ export class RequestHandler {
         : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     const headers = upstreamRequestHeaders(
       req.rawHeaders,
-      { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+      { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
       rt.identityNames,
     );
     const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, this.#exchangeContext(rt), t0);
@@ -166,8 +157,15 @@ export class RequestHandler {
         socket.destroy();
         return;
       }
+      if (conn.closing) {
+        socket.end(); // pipelined behind a response that closes the connection (end: that response is flushed first)
+        return;
+      }
       const rt = this.#runtime();
-      const fail = (status: number, id: string, message?: string) => sendRawError(socket, status, id, message);
+      const fail = (status: number, id: string, message?: string) => {
+        conn.closeAfterResponse();
+        sendRawError(socket, status, id, message);
+      };
       const target = this.#resolve(req, rt, conn, fail);
       if (target === null) return;
       const problem = upgradeProblem(req);
@@ -178,7 +176,7 @@ export class RequestHandler {
       }
       const headers = upstreamRequestHeaders(
         req.rawHeaders,
-        { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+        { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
         rt.identityNames,
       );
       const ctx = { accessLog: this.#exchangeContext(rt).accessLog, idleTimeoutMs: rt.config.limits.upgradeIdleTimeoutMs };

@@ -24,6 +24,17 @@ const WELL_KNOWN_IDENTITY = new Set(['x-forwarded-client-cert', 'client-cert', '
 const IDENTITY_PREFIXES = ['x-client-', 'x-ssl-client-', 'x-ssl-'];
 
 /**
+ * Forwarding headers: the proxy's own. A client's copies would let it claim
+ * another address, scheme or host to an upstream that trusts them.
+ */
+const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
+
+/** True when a (lower-case) header name is a forwarding header, `_` read as `-` (WSGI maps both to one variable). */
+export function isForwardingHeader(lower: string): boolean {
+  return FORWARDING.has(lower.includes('_') ? lower.replaceAll('_', '-') : lower);
+}
+
+/**
  * True when a (lower-case) header name could carry a client identity: the
  * configured names and the well-known ones, with `_` read as `-` (nginx and
  * many frameworks treat `X_Client_Subject_DN` as `X-Client-Subject-DN`).
@@ -47,11 +58,13 @@ export interface ForwardedFacts {
 /**
  * Builds the upstream request headers from the client's raw headers: drops
  * hop-by-hop headers and those the Connection header names, drops every
- * copy of every identity header, then appends the proxy's own values.
+ * copy of every identity header and of every forwarding header (`Forwarded`,
+ * `X-Forwarded-*`, `X-Real-IP`), then appends the proxy's own values:
+ * X-Forwarded-For and X-Real-IP are the peer address, X-Forwarded-Proto
+ * `https`, X-Forwarded-Host the validated Host.
  */
 export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts, identityNames: ReadonlySet<string>): string[] {
   let connectionTokens: string[] | null = null;
-  let xff = '';
   let cookie = '';
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -68,12 +81,7 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
       cookie = cookie === '' ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`; // HTTP/2 splits cookies; HTTP/1.1 wants one field (RFC 9113 §8.2.3)
       continue;
     }
-    if (name === 'x-request-id' || name === 'x-forwarded-proto' || name === 'x-forwarded-host') continue;
-    if (name === 'x-forwarded-for') {
-      xff = xff === '' ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
-      continue;
-    }
-    if (isIdentityHeader(name, identityNames)) continue;
+    if (name === 'x-request-id' || isForwardingHeader(name) || isIdentityHeader(name, identityNames)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   // Headers the Connection header names are hop-by-hop too (RFC 9110 §7.6.1); rare, so filtered afterwards.
@@ -82,11 +90,10 @@ export function upstreamRequestHeaders(raw: readonly string[], f: ForwardedFacts
     kept = [];
     for (let i = 0; i < out.length; i += 2) if (!connectionTokens.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
     if (connectionTokens.includes('cookie')) cookie = '';
-    if (connectionTokens.includes('x-forwarded-for')) xff = '';
   }
   if (cookie !== '') kept.push('cookie', cookie);
   kept.push('host', f.host);
-  kept.push('x-forwarded-for', xff === '' ? f.remoteAddress : `${xff}, ${f.remoteAddress}`);
+  kept.push('x-forwarded-for', f.remoteAddress, 'x-real-ip', f.remoteAddress);
   kept.push('x-forwarded-proto', 'https', 'x-forwarded-host', f.host, 'x-request-id', f.requestId);
   for (let i = 0; i < f.identity.length; i++) kept.push(f.identity[i]!);
   return kept;

@@ -2,12 +2,17 @@
  * Routing by Host and path prefix; first match wins.
  */
 import type { ResolvedConfig, ResolvedRoute } from '../config/index.js';
-import { normalizePath } from './normalize-path.js';
+import { parseAuthority } from './authority.js';
+import { canonicalTarget, type EscapedSlashes } from './request-target.js';
 
-/** Where a request target goes: its route and the exact path (normalized, query kept) that is forwarded. */
+/**
+ * Where a request goes: its route, the canonical host and authority, the
+ * exact path (normalized, parameters and query kept) that is forwarded and
+ * the path routing and policy decided on; or why it is refused.
+ */
 export type TargetResult =
-  | { readonly kind: 'route'; readonly route: ResolvedRoute; readonly path: string }
-  | { readonly kind: 'bad_path' }
+  | { readonly kind: 'route'; readonly route: ResolvedRoute; readonly path: string; readonly match: string; readonly host: string; readonly authority: string }
+  | { readonly kind: 'bad_request'; readonly reason: string }
   | { readonly kind: 'misdirected' }
   | { readonly kind: 'none' };
 
@@ -42,10 +47,12 @@ export function underPrefix(path: string, prefix: string): boolean {
 export class Router {
   readonly #routes: readonly ResolvedRoute[];
   readonly #hosts: ReadonlySet<string>;
+  readonly #escapedSlashes: EscapedSlashes;
 
   constructor(config: ResolvedConfig) {
     this.#routes = config.routes;
     this.#hosts = config.hosts;
+    this.#escapedSlashes = config.paths.escapedSlashes;
   }
 
   /**
@@ -64,17 +71,31 @@ export class Router {
   }
 
   /**
-   * Routes an origin-form target (`/path?query`) the way the proxy forwards it:
-   * the path is normalized first (see normalizePath), routing and policy see
-   * the normalized path, and exactly that path (with the query) goes upstream.
-   * The live request path and `ztproxy policy test` both decide through here.
+   * Decides a request from its raw authority (Host, or HTTP/2 `:authority`)
+   * and raw request target (origin-form `/path?query`, or absolute-form
+   * `https://host/path` naming the same host): the authority is validated
+   * (see parseAuthority), the target made canonical (see canonicalTarget),
+   * then routed on the canonical host and match path. The live request path
+   * and `ztproxy policy test` both decide through here, so they cannot
+   * disagree.
    */
-  resolve(host: string, target: string, sni: string): TargetResult {
-    const q = target.indexOf('?');
-    const normalized = normalizePath(q < 0 ? target : target.slice(0, q));
-    if (normalized === null) return { kind: 'bad_path' };
-    const m = this.match(host, normalized, sni);
+  resolve(rawAuthority: string | undefined, target: string, sni: string): TargetResult {
+    const authority = parseAuthority(rawAuthority);
+    if (authority === null) return { kind: 'bad_request', reason: 'missing or malformed Host' };
+    let originForm = target;
+    if (target.charCodeAt(0) !== 0x2f) {
+      // absolute-form (RFC 9112 §3.2.2): accepted only when it names the Host the request carries
+      const m = /^https?:\/\/([^/?#]*)(.*)$/is.exec(target);
+      const named = m === null ? null : parseAuthority(m[1]);
+      if (m === null || named === null || named.host !== authority.host) {
+        return { kind: 'bad_request', reason: 'request target must be origin-form, or absolute-form naming the Host' };
+      }
+      originForm = m[2] === '' ? '/' : m[2]!.charCodeAt(0) === 0x3f ? '/' + m[2]! : m[2]!;
+    }
+    const c = canonicalTarget(originForm, this.#escapedSlashes);
+    if (!c.ok) return { kind: 'bad_request', reason: c.reason };
+    const m = this.match(authority.host, c.match, sni);
     if (m.kind !== 'route') return m;
-    return { kind: 'route', route: m.route, path: q < 0 ? normalized : normalized + target.slice(q) };
+    return { kind: 'route', route: m.route, path: c.forward, match: c.match, host: authority.host, authority: authority.value };
   }
 }

@@ -47,7 +47,7 @@ t.test('request and response headers', async (t) => {
     { host: 'h', requestId: 'rid', remoteAddress: '10.0.0.9', identity: ['x-client-subject-dn', 'CN=a'] },
     new Set(['x-client-subject-dn']),
   );
-  t.same(out, ['Accept', '*/*', 'host', 'h', 'x-forwarded-for', '1.1.1.1, 2.2.2.2, 10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'h', 'x-request-id', 'rid', 'x-client-subject-dn', 'CN=a']);
+  t.same(out, ['Accept', '*/*', 'host', 'h', 'x-forwarded-for', '10.0.0.9', 'x-real-ip', '10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'h', 'x-request-id', 'rid', 'x-client-subject-dn', 'CN=a']);
   const res = downstreamResponseHeaders(['Content-Type', 'text/plain', 'Connection', 'X-Internal', 'X-Internal', 'secret', 'Transfer-Encoding', 'chunked', 'X-Request-Id', 'upstream-id'].map((s) => Buffer.from(s)), 'rid');
   t.same(res, ['Content-Type', 'text/plain', 'x-request-id', 'rid']);
 });
@@ -58,5 +58,11 @@ t.test('every header a Connection field names is dropped, wherever it stands and
     { host: 'h', requestId: 'rid', remoteAddress: '10.0.0.9', identity: [] },
     new Set(),
   );
-  t.same(out, ['Accept', '*/*', 'X-C', '3', 'host', 'h', 'x-forwarded-for', '10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'h', 'x-request-id', 'rid']);
+  t.same(out, ['Accept', '*/*', 'X-C', '3', 'host', 'h', 'x-forwarded-for', '10.0.0.9', 'x-real-ip', '10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'h', 'x-request-id', 'rid']);
+});
+
+t.test("forwarding headers are the proxy's own: every client copy, any case, `_` for `-`, is dropped", async (t) => {
+  const spoof = ['Forwarded', 'for=1.1.1.1;host=admin.internal;proto=http', 'X-Forwarded-For', '1.1.1.1', 'x-forwarded-for', '2.2.2.2', 'X-Forwarded-Proto', 'http', 'X-Forwarded-Host', 'admin.internal', 'X-Forwarded-Port', '80', 'X-Real-IP', '1.1.1.1', 'X_Real_IP', '1.1.1.1', 'X_Forwarded_For', '1.1.1.1', 'FORWARDED', 'for=2.2.2.2', 'X-Keep', 'k'];
+  const out = upstreamRequestHeaders(spoof, { host: 'api.internal', requestId: 'rid', remoteAddress: '10.0.0.9', identity: [] }, new Set());
+  t.same(out, ['X-Keep', 'k', 'host', 'api.internal', 'x-forwarded-for', '10.0.0.9', 'x-real-ip', '10.0.0.9', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'api.internal', 'x-request-id', 'rid']);
 });

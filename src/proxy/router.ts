@@ -34,10 +34,22 @@ export function hostOf(hostHeader: string | undefined): string {
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
-/** True when `path` is under `prefix` on a segment boundary (`/api` matches `/api` and `/api/x`, not `/apix`). */
+/**
+ * True when `path` is under `prefix` on a segment boundary (`/api` matches
+ * `/api` and `/api/x`, not `/apix`), ASCII letters compared without case:
+ * Express (and other routers whose default is case-insensitive) serves
+ * `/ADMIN` from its `/admin` mount, so the rule for `/admin` must hold
+ * `/ADMIN` too. For a case-sensitive upstream this only puts a path that
+ * differs in case under the stricter route.
+ */
 export function underPrefix(path: string, prefix: string): boolean {
   if (prefix === '/') return true;
-  if (!path.startsWith(prefix)) return false;
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const a = path.charCodeAt(i);
+    const b = prefix.charCodeAt(i);
+    if (a !== b && ((a | 0x20) !== (b | 0x20) || (a | 0x20) < 0x61 || (a | 0x20) > 0x7a)) return false;
+  }
   if (path.length === prefix.length || prefix.endsWith('/')) return true;
   const next = path.charCodeAt(prefix.length);
   return next === 0x2f /* / */ || next === 0x3f; /* ? */

@@ -31,6 +31,11 @@ t.test('router', async (t) => {
   t.equal(hostOf('example.com.'), 'example.com');
   t.equal(hostOf(undefined), '');
   t.ok(underPrefix('/api?x', '/api'));
+  // ASCII letters without case (Express routes /API from its /api mount); nothing else folds.
+  for (const p of ['/API', '/Api/x', '/aPi?x']) t.ok(underPrefix(p, '/api'), `${p} under /api`);
+  t.ok(underPrefix('/admin/x', '/ADMIN/'));
+  for (const [p, prefix] of [['/apix', '/api'], ['/APIX', '/api'], ['/ap', '/api'], ['/a@i', '/a`i'], ['/a[i', '/a{i'], ['/\u00c1pi', '/\u00e1pi'], ['/\u212api', '/kpi']]) t.notOk(underPrefix(p!, prefix!), `${p} not under ${prefix}`);
+  t.equal(name('a.internal', '/API/x'), 'a', 'path prefix without case');
 });
 
 t.test('identity header names', async (t) => {

@@ -56,6 +56,8 @@ async function spawnServer(t: Teardown, name: string, cmd: string, args: string[
       const m = re.exec(out);
       if (m) {
         clearTimeout(timer);
+        child.stdout!.off('data', onData).resume();
+        child.stderr!.off('data', onData).resume();
         resolve(Number(m[1]));
       }
     };
@@ -68,12 +70,20 @@ async function spawnServer(t: Teardown, name: string, cmd: string, args: string[
   });
 }
 
-/** Builds frameworks/servemux.go (standard library only, no network) into `dir` and starts it. */
+/**
+ * Builds frameworks/servemux.go into `dir` and starts it. Standard library
+ * only, nothing downloaded (GOPROXY=off, GOPATH mode); with cgo left on, the
+ * build links Debian's prebuilt standard library instead of compiling it
+ * (CGO_ENABLED=0 would rebuild all of it: a minute on a busy machine).
+ */
 export async function startGo(t: Teardown, dir: string): Promise<number> {
   const bin = join(dir, 'servemux');
-  const env = { ...process.env, GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath'), GO111MODULE: 'off', GOPROXY: 'off', CGO_ENABLED: '0' };
-  const built = spawnSync('go', ['build', '-o', bin, join(HERE, 'servemux.go')], { env, encoding: 'utf8', timeout: 300_000 });
-  if (built.status !== 0) throw new Error(`go build failed: ${built.stderr}${built.error ?? ''}`);
+  const env = { ...process.env, GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath'), GO111MODULE: 'off', GOPROXY: 'off', GOFLAGS: '' };
+  const child = spawn('go', ['build', '-o', bin, join(HERE, 'servemux.go')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
+  if (code !== 0) throw new Error(`go build failed (${code}): ${stderr}`);
   return spawnServer(t, 'go servemux', bin, [], /listening (\d+)/);
 }
 
@@ -87,8 +97,8 @@ export function startWsgiref(t: Teardown): Promise<number> {
   return spawnServer(t, 'wsgiref', 'python3', [join(HERE, 'wsgi_app.py')], /listening (\d+)/);
 }
 
-/** Writes one request (request line and Host exactly as received) to 127.0.0.1:`port` and reads the route the framework reports. */
-function replay(port: number, target: string, host: string | undefined): Promise<FrameworkRoute> {
+/** Writes one request (request line and Host exactly as given) to 127.0.0.1:`port`; resolves with the status and body once the server closes (Connection: close; no half-close, which node:http answers by aborting the request). */
+function rawGet(port: number, target: string, host: string | undefined): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -99,17 +109,29 @@ function replay(port: number, target: string, host: string | undefined): Promise
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      if (status === 301 || status === 302 || status === 307 || status === 308) return resolve('redirect');
-      if (status !== 200) return resolve('refused');
-      try {
-        const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { route: FrameworkRoute };
-        resolve(body.route);
-      } catch {
-        resolve('refused');
-      }
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
     });
-    s.end(Buffer.from(`GET ${target} HTTP/1.1\r\n${host === undefined ? '' : `Host: ${host}\r\n`}Connection: close\r\n\r\n`, 'latin1'));
+    s.write(Buffer.from(`GET ${target} HTTP/1.1\r\n${host === undefined ? '' : `Host: ${host}\r\n`}Connection: close\r\n\r\n`, 'latin1'));
   });
+}
+
+/** The route a framework reports for one request: its JSON answer, `redirect` for a 3xx, `refused` for anything else. */
+async function replay(port: number, target: string, host: string | undefined): Promise<FrameworkRoute> {
+  const { status, body } = await rawGet(port, target, host);
+  if (status === 301 || status === 302 || status === 307 || status === 308) return 'redirect';
+  if (status !== 200) return 'refused';
+  try {
+    return (JSON.parse(body) as { route: FrameworkRoute }).route;
+  } catch {
+    return 'refused';
+  }
+}
+
+/** Asks the tee directly (no proxy) how every framework routes `target` with `host`. */
+export async function askTee(teeUrl: string, target: string, host: string): Promise<TeeAnswer> {
+  const { status, body } = await rawGet(Number(new URL(teeUrl).port), target, host);
+  if (status !== 200) throw new Error(`tee answered ${status}`);
+  return JSON.parse(body) as TeeAnswer;
 }
 
 export interface TeeAnswer {

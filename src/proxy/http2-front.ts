@@ -11,17 +11,20 @@
  * stream of a connection carries it.
  *
  * Limits against HTTP/2 abuse: SETTINGS_MAX_CONCURRENT_STREAMS, a header
- * list size, and rapid reset (CVE-2023-44487): a client that cancels more
+ * list size (advertised, and enforced here: a larger list gets 431), and rapid reset (CVE-2023-44487): a client that cancels more
  * than `maxStreamResets` streams within `streamResetWindowMs` gets GOAWAY
  * ENHANCE_YOUR_CALM and its connection closed, counted in
  * `ztproxy_http2_sessions_cut_total{reason="rapid_reset"}` and logged.
  */
+import { randomUUID } from 'node:crypto';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Http2CutReason, Metrics } from '../metrics/index.js';
 import { kConnection, type ConnectionSocket, type RequestHandler } from './handler.js';
+import { headerListSize } from './header-list.js';
+import { sendError } from './respond.js';
 
 export interface Http2Limits {
   readonly maxConcurrentStreams: number;
@@ -67,6 +70,11 @@ export class Http2Front {
     // The compat objects stand in for node:http's: see the module comment.
     this.#server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
       if (req.stream.destroyed) return; // reset before we got to it: nothing to answer, nothing to forward
+      if (headerListSize(req.rawHeaders) > limits.maxHeaderBytes) {
+        // The advertised SETTINGS_MAX_HEADER_LIST_SIZE, held like HTTP/1.1's maxHeaderSize (431, nothing forwarded).
+        sendError(res as unknown as ServerResponse, 431, randomUUID());
+        return;
+      }
       handler.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     });
     this.#server.on('connect', (_req: Http2ServerRequest, res: Http2ServerResponse) => {

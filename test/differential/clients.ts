@@ -20,7 +20,8 @@ import { readFileSync } from 'node:fs';
 
 export type Outcome = { kind: 'http'; status: number; body: string } | { kind: 'reset' | 'closed' | 'timeout' | 'unsendable'; detail: string };
 
-const TIMEOUT_MS = 20_000;
+/** A case with no answer by then is a failure (a hang), reported as `timeout`. */
+const TIMEOUT_MS = 45_000;
 
 interface Parsed {
   status: number;

@@ -99,14 +99,17 @@ export function startWsgiref(t: Teardown): Promise<number> {
 
 /** Writes one request (request line and Host exactly as given) to 127.0.0.1:`port`; resolves with the status and body once the server closes (Connection: close; no half-close, which node:http answers by aborting the request). */
 function rawGet(port: number, target: string, host: string | undefined): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error('timeout')), 20_000);
+    let failure: Error | null = null;
+    // A framework that is gone or hangs fails the case (the tee answers 502), never passes as "refused".
+    const timer = setTimeout(() => s.destroy(new Error(`no answer from 127.0.0.1:${port} within 45 s`)), 45_000);
     s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', () => {});
+    s.on('error', (err) => (failure = err));
     s.on('close', () => {
       clearTimeout(timer);
+      if (failure !== null && (chunks.length === 0 || /timeout|within/.test(failure.message))) return reject(failure);
       const text = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
       resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
@@ -165,7 +168,14 @@ export async function startTee(t: Teardown, external: Record<string, number>): P
       for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') (host ??= req.rawHeaders[i + 1]);
       const target = req.url ?? '';
       const routes = nodeRoutes(target, host);
-      const answers = await Promise.all(Object.entries(external).map(async ([name, port]) => [name, await replay(port, target, host)] as const));
+      let answers;
+      try {
+        answers = await Promise.all(Object.entries(external).map(async ([name, port]) => [name, await replay(port, target, host)] as const));
+      } catch (err) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`tee: ${(err as Error).message}`);
+        return;
+      }
       for (const [name, route] of answers) routes[name] = route;
       const body = JSON.stringify({ tee: true, zt, target, host: host ?? null, routes } satisfies TeeAnswer);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

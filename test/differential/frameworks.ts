@@ -38,7 +38,8 @@ export const HAVE = {
 
 /** Spawns `cmd`, resolves with the port it prints (matched by `re` on stdout or stderr); killed by PID at teardown. */
 async function spawnServer(t: Teardown, name: string, cmd: string, args: string[], re: RegExp, env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const child: ChildProcess = spawn(cmd, args, { cwd: HERE, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin stays open (never written): each server exits when it closes, so a killed test leaves none behind.
+  const child: ChildProcess = spawn(cmd, args, { cwd: HERE, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -44,7 +44,6 @@ function whatwg(target: string, host: string | undefined, decode: boolean): Fram
 }
 
 function urlParse(target: string, host: string | undefined, decode: boolean): FrameworkRoute {
-  // eslint-disable-next-line n/no-deprecated-api -- the legacy parser is what is under test
   if (legacyParse('http://' + (host ?? '')).hostname === ADMIN_HOST) return 'vhost-admin';
   const p = legacyParse(target).pathname ?? '';
   return pathRoute(decode ? decodeURIComponent(p) : p);

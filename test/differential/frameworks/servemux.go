@@ -5,11 +5,14 @@
 // what they are, and the test reads them as "served nothing".
 //
 // Standard library only: built at test time with `go build` into a temp dir.
-// Prints "listening PORT" once the socket is bound.
+// Prints "listening PORT" once the socket is bound, and exits when its
+// standard input closes: the test holds it open, so even a test process that
+// is killed leaves no server behind.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +37,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
 	fmt.Printf("listening %d\n", ln.Addr().(*net.TCPAddr).Port)
 	if err := http.Serve(ln, mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)

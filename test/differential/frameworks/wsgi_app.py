@@ -11,9 +11,26 @@ is chosen from HTTP_HOST as Django's split_domain_port reads it: lower-cased,
 port dropped, one trailing dot dropped.
 
 Each answer is JSON {"route": NAME, "path": PATH_INFO as routed, "host": ...}.
+
+Both ways it exits when its standard input closes (under gunicorn the worker
+stops the master first): the test holds it open, so even a test process that
+is killed leaves no server behind.
 """
 import json
+import os
+import signal
 import sys
+import threading
+
+
+def exit_when_stdin_closes(stop_parent):
+    def watch():
+        sys.stdin.buffer.read()
+        if stop_parent:
+            os.kill(os.getppid(), signal.SIGTERM)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def host_of(environ):
@@ -45,8 +62,14 @@ def app(environ, start_response):
     return [body]
 
 
+if __name__ != '__main__' and 'gunicorn' in sys.modules:
+    exit_when_stdin_closes(True)
+
+
 if __name__ == '__main__':
     from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    exit_when_stdin_closes(False)
 
     class QuietHandler(WSGIRequestHandler):
         def log_message(self, *args):

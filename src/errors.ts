@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   ZTP_TLS_DER: EXIT.invalid,
   ZTP_LISTEN: EXIT.runtime,
   ZTP_RELOAD: EXIT.runtime,
+  ZTP_UPSTREAM_RESPONSE: EXIT.runtime,
   ZTP_CA_EXISTS: EXIT.invalid,
   ZTP_CA_NOT_FOUND: EXIT.invalid,
   ZTP_CA_INVALID_INPUT: EXIT.usage,

@@ -11,6 +11,10 @@ import type { ClientConnection } from './connection.js';
 import { downstreamResponseHeaders } from './headers.js';
 import type { RouteRuntime } from './runtime.js';
 import { sendError } from './respond.js';
+import { ZtpError } from '../errors.js';
+
+/** RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export interface ExchangeContext {
   readonly accessLog: boolean;
@@ -90,9 +94,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     const res = this.#res;
     if (res.destroyed) return false;
+    // A malformed head is thrown: undici aborts the upstream request and calls onError, which answers 502.
+    if (!REASON_PHRASE.test(statusText)) throw new ZtpError('ZTP_UPSTREAM_RESPONSE', 'upstream reason phrase has control bytes', { httpStatus: 502 });
     // HTTP/2 has no reason phrase (node warns when given one).
     const reason = this.#req.httpVersionMajor === 2 ? undefined : statusText || undefined;
-    res.writeHead(statusCode, reason, downstreamResponseHeaders(rawHeaders, this.#requestId));
+    try {
+      res.writeHead(statusCode, reason, downstreamResponseHeaders(rawHeaders, this.#requestId));
+    } catch (cause) {
+      throw new ZtpError('ZTP_UPSTREAM_RESPONSE', `upstream response head cannot be relayed over HTTP/${this.#req.httpVersion}`, { cause, httpStatus: 502 });
+    }
     return true;
   }
 

@@ -11,12 +11,24 @@ const REASON: Record<number, string> = {
   504: 'upstream timed out',
 };
 
-/** Answers with a small JSON error carrying the request id; never throws. */
+/**
+ * Answers with a small JSON error carrying the request id; never throws (a
+ * response that cannot be written is destroyed). Whatever an earlier
+ * writeHead that threw left behind (headers of a malformed upstream
+ * response, its reason phrase) is cleared first.
+ */
 export function sendError(res: ServerResponse, status: number, requestId: string, message = REASON[status] ?? 'error', close = false): void {
   if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify({ error: message, status, requestId }) + '\n';
   const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId];
-  if (close && !('stream' in res)) headers.push('connection', 'close'); // an HTTP/2 response (it has .stream) has no Connection header
-  res.writeHead(status, headers);
-  res.end(body);
+  const h2 = 'stream' in res;
+  if (close && !h2) headers.push('connection', 'close'); // an HTTP/2 response (it has .stream) has no Connection header
+  try {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    if (!h2) res.statusMessage = '';
+    res.writeHead(status, headers);
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
 }

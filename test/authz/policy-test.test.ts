@@ -94,3 +94,21 @@ t.test('CLI: prints the decision; exit 0 forwarded, 1 refused, 3 bad input', asy
   t.match(out.join(''), /^error: cannot read \/nonexistent\.crt/);
   t.equal(await capture(['policy', 'test', '--config', file, '--cert', alice.cert]), 2, 'missing --url is a usage error');
 });
+
+t.test('the request target and Host are decided as live (issue 13): raw, not as new URL() would rewrite them', async (t) => {
+  const { config, alice } = await setup(t);
+  const cert = readFileSync(alice.cert);
+  const decide = (url: string) => {
+    const r = policyTest({ config, cert, url });
+    return `${r.status} ${r.route?.name ?? '-'} ${r.path ?? '-'}`;
+  };
+  t.equal(decide('https://api.internal/v1#frag'), '400 - -', 'a fragment is 400 (new URL would drop it)');
+  t.equal(decide('https://api.internal/v1%2Fx'), '400 - -', 'an encoded slash is 400');
+  t.equal(decide('https://api.internal/v1;x/users'), '200 api /v1;x/users', ';parameters: matched without, forwarded with');
+  t.equal(decide('https://api.internal/x/..;/v1'), '400 - -', 'a dot-segment with parameters is 400');
+  t.equal(decide('https://x@admin.internal/'), '400 - -', 'userinfo is 400 (new URL would drop it)');
+  t.equal(decide('https://API.Internal.:443/v1/../v1/x'), '200 api /v1/x', 'Host in another spelling, dot-segments resolved');
+  const r = policyTest({ config, cert, url: 'https://API.Internal.:443/v1/x' });
+  t.equal(r.host, 'api.internal');
+  t.equal(r.headers[r.headers.indexOf('host') + 1], 'api.internal:443', 'the forwarded Host is the canonical one');
+});

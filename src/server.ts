@@ -23,7 +23,7 @@ import { ClientConnection } from './proxy/connection.js';
 import { Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, negotiatedGroup, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
 import type { HandshakeFailureReason } from './metrics/index.js';
 
 const kAcceptedAt = Symbol('ztproxy.acceptedAt');
@@ -262,7 +262,6 @@ export class ProxyServer {
     m.handshakes.inc({ result: 'ok', reason: '' });
     const t0 = rawSocketOf(s)?.[kAcceptedAt];
     if (t0 !== undefined) m.handshakeDuration.observe({ result: 'ok' }, (performance.now() - t0) / 1000);
-    m.countGroup(negotiatedGroup(s));
     m.connectionsActive.inc();
     this.#sockets.add(s);
     s.once('close', () => {
@@ -271,7 +270,7 @@ export class ProxyServer {
     });
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
-    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log, this.#access);
+    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s, this.#log, this.#access);
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
   };

@@ -60,10 +60,6 @@ export interface Metrics {
   readonly certificateExpiry: Gauge<'cert'>;
   readonly configReloads: Counter<'result'>;
   readonly http2SessionsCut: Counter<'reason'>;
-  /** Verified handshakes by key-exchange group; see {@link Metrics.countGroup}. */
-  readonly handshakeGroups: Counter<'group'>;
-  /** Counts one verified handshake that negotiated `group` (a name from src/tls/groups.ts, `other` or `none`). */
-  countGroup(group: string): void;
   /** Creates the zero series of every configured route (call at start and after each reload). */
   initRoutes(routeNames: readonly string[]): void;
 }
@@ -147,15 +143,6 @@ export function createMetrics(registry: Registry): Metrics {
     registers,
   });
 
-  const handshakeGroups = new Counter({
-    name: 'ztproxy_tls_handshake_groups_total',
-    help: 'Verified TLS handshakes on the mTLS listener by the key-exchange group they negotiated (X25519MLKEM768 is post-quantum hybrid)',
-    labelNames: ['group'] as const,
-    registers,
-  });
-  // One child per group, looked up in a Map: counted on every handshake, so no label hashing there.
-  const groupChildren = new Map<string, { inc(): void }>();
-
   handshakes.inc({ result: 'ok', reason: '' }, 0);
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
@@ -178,15 +165,6 @@ export function createMetrics(registry: Registry): Metrics {
     certificateExpiry,
     configReloads,
     http2SessionsCut,
-    handshakeGroups,
-    countGroup(group) {
-      let c = groupChildren.get(group);
-      if (c === undefined) {
-        c = handshakeGroups.labels({ group });
-        groupChildren.set(group, c);
-      }
-      c.inc();
-    },
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);

@@ -72,7 +72,8 @@ export function ecdhCurveOption(configured: readonly string[] | undefined): stri
 
 /**
  * IANA TLS Supported Groups code points → OpenSSL's names. Used only to
- * name what a connection negotiated; anything else is reported as `other`.
+ * name what a connection negotiated; anything else is reported as `other`
+ * (a closed set of values: the access log never echoes a client's bytes).
  */
 const GROUP_NAMES: ReadonlyMap<number, string> = new Map([
   [0x0017, 'P-256'],
@@ -93,27 +94,27 @@ const GROUP_NAMES: ReadonlyMap<number, string> = new Map([
   [0x11ed, 'SecP384r1MLKEM1024'],
 ]);
 
-/** Label values `negotiatedGroup` can return: a closed set. */
-export const GROUP_LABELS: readonly string[] = [...GROUP_NAMES.values(), 'other', 'none'];
-
 /**
- * The key-exchange group a server-side TLS connection negotiated, or `none`
- * when the session records none (TLS 1.2 with a cipher without ECDHE/DHE).
+ * The key-exchange group a server-side TLS connection negotiated, `none`
+ * when the session records none (TLS 1.2 with a cipher without ECDHE/DHE),
+ * or null once the socket is closed (no session to read).
  *
  * Node gives the server no call for it: `getEphemeralKeyInfo()` returns null
  * on a server socket. OpenSSL keeps it in the session (`kex_group`, field
  * [19] of its SSL_SESSION ASN.1, in OpenSSL 3.0 and 3.5 alike), and
  * `getSession()` hands out that DER; this reads the field from it (one
- * i2d_SSL_SESSION of about 90 bytes and a walk over its top-level fields).
+ * i2d_SSL_SESSION of about 600 bytes with the client certificate, a few µs, and
+ * a walk over its top-level fields): callers read it once per connection, when needed.
  */
-export function negotiatedGroup(socket: tls.TLSSocket): string {
-  const der = socket.getSession();
-  return der === undefined ? 'none' : groupFromSessionDer(der);
+export function negotiatedGroup(socket: tls.TLSSocket): string | null {
+  // Undefined before the handshake; null (whatever the typings say) once the socket has let go of its handle.
+  const der = socket.getSession() as Buffer | null | undefined;
+  return der ? groupFromSessionDer(der) : null;
 }
 
 /** See {@link negotiatedGroup}; exported for tests of malformed input. */
 export function groupFromSessionDer(der: Buffer): string {
-  // SEQUENCE { fields... }; lengths up to 0xffff are enough for a session (the peer certificate is not in it).
+  // SEQUENCE { fields... }; the peer's certificate is one of them, so lengths take the long form.
   if (der[0] !== 0x30) return 'none';
   let [p, end] = lengthAt(der, 1);
   end = Math.min(end + p, der.length);

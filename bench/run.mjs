@@ -31,7 +31,8 @@
 // before and after each run; peak RSS from VmHWM. Then an idle test holds IDLE keep-alive mTLS
 // connections to each proxy and reports the RSS growth per connection.
 //
-// Env knobs: N (keep-alive requests, 20000), M (handshake requests, 1000), REPS (3), CONNECTIONS (50),
+// Env knobs: NODE (the node binary that runs ztproxy and the Node systems, default the one running this
+// script; e.g. NODE=/opt/node24/package/bin/node), N (keep-alive requests, 20000), M (handshake requests, 1000), REPS (3), CONNECTIONS (50),
 // HS_CONNECTIONS (20), DURATION (s_time seconds, 5), IDLE (idle connections, 2000), ONLY (comma list
 // of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+9), SKIP (comma list of keepalive,handshake,resumed,idle),
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
@@ -66,6 +67,8 @@ const PROFILE_M = Number(env.PROFILE_M ?? 3000);
 const SKIP = new Set((env.SKIP ?? '').split(',').filter(Boolean));
 const RESULTS = env.RESULTS ?? path.join(HERE, 'RESULTS.md');
 const RUN_TIMEOUT_MS = 600_000;
+/** The Node.js binary of the systems under test (ztproxy, the rivals and floors). */
+const NODE = env.NODE ?? process.execPath;
 
 // CPU pinning. Unpinned on this 2-core box, ab, the upstream and the proxy share both CPUs and a proxy's
 // CPU time per request swings by ±30 % between repetitions (whose time slice shares a core with whom);
@@ -144,9 +147,9 @@ function must(cmd, args, opts) {
 function makeCerts() {
   const dir = path.join(OUT, 'certs');
   rmSync(dir, { recursive: true, force: true });
-  must(process.execPath, [MAIN, 'ca', 'init', '--dir', `${dir}/ca`]);
-  must(process.execPath, [MAIN, 'ca', 'issue-server', '--dir', `${dir}/ca`, '--dns', 'localhost', '--ip', '127.0.0.1', '--out-dir', `${dir}/server`]);
-  must(process.execPath, [MAIN, 'ca', 'issue-client', '--dir', `${dir}/ca`, '--cn', 'bench', '--ou', 'bench', '--out-dir', `${dir}/client`]);
+  must(NODE, [MAIN, 'ca', 'init', '--dir', `${dir}/ca`]);
+  must(NODE, [MAIN, 'ca', 'issue-server', '--dir', `${dir}/ca`, '--dns', 'localhost', '--ip', '127.0.0.1', '--out-dir', `${dir}/server`]);
+  must(NODE, [MAIN, 'ca', 'issue-client', '--dir', `${dir}/ca`, '--cn', 'bench', '--ou', 'bench', '--out-dir', `${dir}/client`]);
   const c = {
     ca: `${dir}/ca/ca.crt`,
     serverCrt: `${dir}/server/localhost.crt`,
@@ -275,28 +278,28 @@ function startSystem(sys, c, { profileDir } = {}) {
       return start(sys, '/usr/sbin/nginx', ['-p', dir, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { role: 'sut' });
     }
     case 'naive':
-      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
+      return start(sys, NODE, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'naive-node-proxy.mjs')], {
         env: { CERT_DIR: c.naiveDir, UPSTREAM: `http://127.0.0.1:${PORTS.upstream}`, PORT: String(PORTS.naive), WORKERS: '1' },
         role: 'sut',
       });
     case 'tls':
-      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-tls-floor.mjs')], {
+      return start(sys, NODE, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-tls-floor.mjs')], {
         env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.tls) },
         role: 'sut',
       });
     case 'floor':
-      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-https-floor.mjs')], {
+      return start(sys, NODE, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', 'node-https-floor.mjs')], {
         env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS.floor) },
         role: 'sut',
       });
     case 'hop':
     case 'undici':
-      return start(sys, process.execPath, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', sys === 'hop' ? 'node-raw-hop-floor.mjs' : 'node-undici-floor.mjs')], {
+      return start(sys, NODE, [...NODE_FLAGS, ...prof, path.join(HERE, 'rivals', sys === 'hop' ? 'node-raw-hop-floor.mjs' : 'node-undici-floor.mjs')], {
         env: { CERT: c.serverCrt, KEY: c.serverKey, CA: c.ca, PORT: String(PORTS[sys]), UPSTREAM: String(PORTS.upstream) },
         role: 'sut',
       });
     case 'zt':
-      return start(sys, process.execPath, [
+      return start(sys, NODE, [
         ...NODE_FLAGS,
         ...prof,
         MAIN,
@@ -307,7 +310,7 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'zt-all': {
       // The access log goes to /dev/null: pino still serializes and writes every line, the disk stays out of it.
       const devnull = openSync('/dev/null', 'w');
-      const child = start(sys, process.execPath, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut' });
+      const child = start(sys, NODE, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut' });
       closeSync(devnull);
       return child;
     }
@@ -332,6 +335,20 @@ async function ready(sys, c) {
   // The exact request s_time sends (see sTime) must get a 200, since s_time itself cannot tell.
   const raw = run('openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${PORTS[sys]}`, '-cert', c.clientCrt, '-key', c.clientKey], { input: `GET ${STIME_PATH} HTTP/1.0\r\n\r\n` });
   if (!raw.stdout.startsWith('HTTP/1.1 200') && !raw.stdout.startsWith('HTTP/1.0 200')) throw new Error(`${sys}: s_time's request got ${JSON.stringify(raw.stdout.slice(0, 80))} ${raw.stderr}`);
+  GROUPS[sys] = negotiatedGroups(sys, c);
+}
+
+/**
+ * Key-exchange groups by system: `loadGen` is what the system OpenSSL's client (the one ab and s_time link, so what
+ * every measured handshake used) negotiates, `node` what a TLS client of NODE with its default groups negotiates.
+ */
+const GROUPS = {};
+function negotiatedGroups(sys, c) {
+  const sc = run('openssl', ['s_client', '-connect', `127.0.0.1:${PORTS[sys]}`, '-cert', c.clientCrt, '-key', c.clientKey], { input: '' });
+  // OpenSSL 3.0 prints "Server Temp Key: X25519, 253 bits"; 3.5 prints "Negotiated TLS1.3 group: X25519MLKEM768".
+  const m = /^(?:Server Temp Key|Negotiated TLS1\.3 group): ([^,\n]+)/m.exec(sc.stdout);
+  const probe = run(NODE, [path.join(HERE, 'group-probe.mjs'), String(PORTS[sys]), c.clientCrt, c.clientKey]);
+  return { loadGen: m?.[1]?.trim() ?? '?', node: probe.status === 0 ? probe.stdout.trim() : '?' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,11 +477,11 @@ function summarize(results) {
 
 function table(rows) {
   const head =
-    '| system (1 worker) | keep-alive req/s | ratio | CPU µs/req | mean ms | p99 ms | handshake+req /s | ratio | CPU ms/handshake | p99 ms | s_time -reuse conn/s | ratio | CPU ms/conn | resumed | peak RSS MB (tree) | idle KB/conn (RSS MB before→after) |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+    '| system (1 worker) | keep-alive req/s | ratio | CPU µs/req | mean ms | p99 ms | handshake+req /s | ratio | CPU ms/handshake | p99 ms | s_time -reuse conn/s | ratio | CPU ms/conn | resumed | peak RSS MB (tree) | idle KB/conn (RSS MB before→after) | group: ab / Node client |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = Object.entries(rows).map(
     ([sys, r]) =>
-      `| ${sys} | ${f(r.kaRps)} | ${f(r.kaRatio, 2)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${f(r.hsRatio, 2)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${f(r.rsRatio, 2)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) |`,
+      `| ${sys} | ${f(r.kaRps)} | ${f(r.kaRatio, 2)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${f(r.hsRatio, 2)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${f(r.rsRatio, 2)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) | ${GROUPS[sys] ? `${GROUPS[sys].loadGen} / ${GROUPS[sys].node}` : '–'} |`,
   );
   return [head, ...lines].join('\n');
 }
@@ -485,12 +502,38 @@ function goals(rows) {
     check(`handshake+request ratio to nginx${tag}`, f(hsR, 2), `≥ ${f(1 * slack, 2)}`, hsR === null ? null : hsR >= 1 * slack);
     check(`p99 keep-alive at ${CONNECTIONS} connections${tag}`, `${f(z.kaP99)} ms`, `≤ ${f(5 / slack, 1)} ms`, z.kaP99 === null ? null : z.kaP99 <= 5 / slack);
     check(`peak RSS under load${tag}`, `${f(z.peakMB, 1)} MB`, `≤ ${f(64 / slack, 1)} MB`, z.peakMB === null ? null : z.peakMB <= 64 / slack);
+    if (sys === 'zt') {
+      // Issue 15, on Node 24: handshakes beat nginx by 10 % (stretch 30 %), peak RSS within 128 MB per worker.
+      check('issue 15: handshake+request ratio to nginx', f(hsR, 2), '≥ 1.10 (stretch 1.30)', hsR === null ? null : hsR >= 1.1);
+      check('issue 15: peak RSS per worker', `${f(z.peakMB, 1)} MB`, '≤ 128 MB', z.peakMB === null ? null : z.peakMB <= 128);
+    }
     const idleR = n && n.idleKB && z.idleKB ? z.idleKB / n.idleKB : null; // null: not measured (see idleTest)
     check(`idle-connection memory vs nginx${tag}`, idleR === null ? '–' : `${f(idleR, 2)}×`, `≤ ${f(1.5 / slack, 2)}×`, idleR === null ? null : idleR <= 1.5 / slack);
   }
   const all = rows['zt-all'];
   const cost = all && all.kaCpuVsZt !== null ? `\n\nAll features on cost ${f((all.kaCpuVsZt - 1) * 100, 1)} % more CPU per keep-alive request than zt (median of the per-repetition ratios zt-all / zt).` : '';
   return ['| goal | reached | target | |', '|---|---|---|---|', ...out].join('\n') + cost;
+}
+
+/**
+ * RESULTS.md keeps one run per Node.js line: a run replaces its line's `## Node N` section and keeps the others
+ * (newest line first), so runs on Node 24 and Node 20 stand side by side, each with its own command.
+ */
+function writeSection(file, major, text) {
+  const head = `# ztproxy bench results
+
+One run per Node.js line (\`NODE=/path/to/node npm run bench\` picks the runtime of ztproxy and the Node systems;
+nginx, the upstream and the load generators are the same for every line). A run replaces the section of its line.
+`;
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const sections = new Map();
+  for (const part of old.split(/^(?=## Node \d+:)/m)) {
+    const m = /^## Node (\d+):/.exec(part);
+    if (m) sections.set(Number(m[1]), part.trimEnd() + '\n');
+  }
+  sections.set(major, text.trimEnd() + '\n');
+  const body = [...sections.entries()].sort((a, b) => b[0] - a[0]).map(([, t]) => t);
+  writeFileSync(file, [head, ...body].join('\n'));
 }
 
 function versions() {
@@ -500,10 +543,11 @@ function versions() {
   };
   return {
     date: new Date().toISOString(),
+    nodeMajor: Number(run(NODE, ['-p', 'process.versions.node.split(".")[0]']).stdout.trim()),
     nproc: os.availableParallelism(),
     cpu: os.cpus()[0]?.model ?? '?',
     kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+    node: `${run(NODE, ['-p', 'process.version + " (OpenSSL " + process.versions.openssl + ")"']).stdout.trim()} at ${NODE}`,
     nginx: first('/usr/sbin/nginx', ['-v']).replace(/^nginx version: /, ''),
     openssl: first('openssl', ['version']),
     ab: first('ab', ['-V']).replace(/^This is /, '').replace(/, Version/, ''),
@@ -513,7 +557,7 @@ function versions() {
 }
 
 function command() {
-  const knobs = ['N', 'M', 'REPS', 'CONNECTIONS', 'HS_CONNECTIONS', 'DURATION', 'IDLE', 'ONLY', 'SKIP', 'BENCH_PROFILE', 'NODE_FLAGS'].filter((k) => env[k] !== undefined).map((k) => `${k}=${JSON.stringify(env[k])}`);
+  const knobs = ['NODE', 'N', 'M', 'REPS', 'CONNECTIONS', 'HS_CONNECTIONS', 'DURATION', 'IDLE', 'ONLY', 'SKIP', 'BENCH_PROFILE', 'NODE_FLAGS'].filter((k) => env[k] !== undefined).map((k) => `${k}=${JSON.stringify(env[k])}`);
   return [...knobs, 'npm run bench'].join(' ');
 }
 
@@ -605,16 +649,17 @@ async function main() {
   const gl = goals(rows);
   console.log(`\n${tbl}\n\n${gl}\n\nload average before ${loadBefore}, after ${loadAfter}`);
   if (RESULTS !== '-') {
-    writeFileSync(
+    writeSection(
       RESULTS,
-      `# ztproxy bench results
+      info.nodeMajor,
+      `## Node ${info.nodeMajor}: ${info.node}
 
 Produced by \`${command()}\` (bench/run.mjs) on ${info.date}. One run; every figure is the median of ${REPS}
 interleaved repetitions. Ratios are to nginx with the same worker count (1): the median of the per-repetition ratios
 (each repetition runs every system back to back, so a slow spell of the shared host moves both sides together).
 
 - Machine: ${info.nproc} CPUs, ${info.cpu}, ${info.kernel}; load average before \`${loadBefore}\`, after \`${loadAfter}\`
-- Versions: Node ${info.node}, ${info.nginx}, ${info.openssl}, ${info.ab}; ztproxy ${info.ztproxy}
+- Versions: Node ${info.node} (ztproxy and the Node systems), ${info.nginx}, ${info.openssl}, ${info.ab}; ztproxy ${info.ztproxy}
 - Workloads: keep-alive \`ab -k -c ${CONNECTIONS} -n ${N} -f TLS1.3 -E client.pem\`; handshake \`ab -c ${HS_CONNECTIONS} -n ${M} -f TLS1.3 -E client.pem\`
   (a full mTLS handshake and one request per connection); resumed \`openssl s_time -reuse -time ${DURATION} -www …\`
   (sequential; nginx and the naive proxy resume with TLS 1.3 tickets, ztproxy has \`sessionResumption: false\` by default,
@@ -638,7 +683,11 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1): the
 
 ${tbl}
 
-## Goals of issue 9
+The group column: what the load generators' OpenSSL (${info.openssl}; every measured handshake) negotiates / what a TLS
+client of this Node with its default groups negotiates (bench/group-probe.mjs): an X25519MLKEM768 there means a
+post-quantum client such as current Chrome, Firefox or OpenSSL 3.5 would get the hybrid group.
+
+### Goals of issues 9 and 15
 
 ${gl}
 `,

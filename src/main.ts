@@ -10,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { EXIT, ZtpError, describeError } from './errors.js';
 import { commandsFor } from './cli/index.js';
-import { VERSION } from './version.js';
+import { versionText } from './node-support.js';
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('ztproxy')
-    .version(VERSION)
+    .version(versionText())
     .strict()
     .demandCommand(1, 'name a command: serve, ca, ssh-ca, hosts or policy')
     .recommendCommands()

@@ -59,6 +59,9 @@ export class ProxyServer {
   readonly #sockets = new Set<tls.TLSSocket>();
   /** Identities by certificate: connections presenting the same one share it (parsed once). */
   readonly #identities = new IdentityCache();
+  /** The success series, bound once: prom-client's label lookups on every handshake were 3.5 % of a handshake profile. */
+  readonly #handshakeOk: { inc(): void };
+  readonly #handshakeOkDuration: { observe(seconds: number): void };
   #nextConnId = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
   #closing: Promise<void> | null = null;
@@ -69,6 +72,8 @@ export class ProxyServer {
     this.#log = deps.log;
     this.#access = new AccessLog(deps.log);
     this.#metrics = deps.metrics;
+    this.#handshakeOk = deps.metrics.handshakes.labels({ result: 'ok', reason: '' });
+    this.#handshakeOkDuration = deps.metrics.handshakeDuration.labels({ result: 'ok' });
     this.#runtime = new Runtime(config, deps.metrics);
     this.#handshakeLog = new HandshakeFailureLog(deps.log);
     this.#handshakeLog.startAutoFlush();
@@ -259,9 +264,9 @@ export class ProxyServer {
       return;
     }
     const m = this.#metrics;
-    m.handshakes.inc({ result: 'ok', reason: '' });
+    this.#handshakeOk.inc();
     const t0 = rawSocketOf(s)?.[kAcceptedAt];
-    if (t0 !== undefined) m.handshakeDuration.observe({ result: 'ok' }, (performance.now() - t0) / 1000);
+    if (t0 !== undefined) this.#handshakeOkDuration.observe((performance.now() - t0) / 1000);
     m.connectionsActive.inc();
     this.#sockets.add(s);
     s.once('close', () => {
@@ -270,7 +275,7 @@ export class ProxyServer {
     });
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
-    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log, this.#access);
+    (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s, this.#log, this.#access);
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
   };

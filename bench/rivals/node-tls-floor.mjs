@@ -1,5 +1,5 @@
 // The TLS floor: a bare node:tls server with the same mTLS options as ztproxy's defaults (TLS 1.2+, client
-// certificate required, no session tickets) that answers every request head with a fixed 200 "ok" itself:
+// certificate required, no session tickets, the same key-exchange groups) that answers every request head with a fixed 200 "ok" itself:
 // no HTTP server (no llhttp, no IncomingMessage / ServerResponse), no upstream. Not HTTP anyone should
 // serve (bodiless requests only, no validation); it is what Node's TLS socket alone costs per request, per
 // handshake and per idle connection, the rung below `floor` (node:https). /dn answers the client's DN
@@ -11,6 +11,7 @@ import tls from 'node:tls';
 
 const { certificateParts } = await import('../../dist/tls/der.js');
 const { formatName } = await import('../../dist/tls/dn.js');
+const { ecdhCurveOption } = await import('../../dist/tls/groups.js');
 const env = process.env;
 const OK_KEEP = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
 const OK_CLOSE = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
@@ -22,7 +23,7 @@ function dnResponse(socket) {
 }
 
 const server = tls.createServer(
-  { key: readFileSync(env.KEY), cert: readFileSync(env.CERT), ca: readFileSync(env.CA), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET },
+  { key: readFileSync(env.KEY), cert: readFileSync(env.CERT), ca: readFileSync(env.CA), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET, ecdhCurve: ecdhCurveOption(undefined) },
   (socket) => {
     let pending = '';
     socket.setEncoding('latin1');

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import { ZtpError } from '../errors.js';
+import { groupProblems } from '../tls/index.js';
 import { ConfigSchema, type Config, type IdentityRule, type RouteConfig, type UpstreamConfig } from './schema.js';
 import { validate, type Problem } from './validate.js';
 
@@ -154,6 +155,9 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, sou
     return resolveRoute(r, i, overrides, more);
   });
   const headerNames = resolveHeaderNames(cfg, more);
+  if (cfg.tls.groups !== undefined) {
+    for (const [i, message] of groupProblems(cfg.tls.groups)) more.push({ path: i === null ? 'tls.groups' : `tls.groups[${i}]`, message, unknownKey: false });
+  }
   if (more.length > 0) {
     const insecure = more.every((p) => p.message.includes('insecurePlaintext'));
     throw configError(where, more, insecure ? 'ZTP_CONFIG_INSECURE_UPSTREAM' : 'ZTP_CONFIG_INVALID');

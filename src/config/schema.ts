@@ -76,6 +76,14 @@ export const ConfigSchema = T.Object(
         minVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'lowest TLS version (default TLSv1.2)' }),
         verifyDepth: T.Integer({ minimum: 1, maximum: 16, default: 3, description: 'maximum client chain depth below the trust anchor (default 3)' }),
         sessionResumption: T.Boolean({ default: false, description: 'TLS session resumption (default false)' }),
+        groups: T.Optional(
+          T.Array(T.String({ minLength: 1, maxLength: 64 }), {
+            minItems: 1,
+            maxItems: 32,
+            description:
+              'key-exchange groups in order of preference, OpenSSL names (default X25519MLKEM768, X25519, P-256, P-384, minus what this runtime\'s OpenSSL lacks)',
+          }),
+        ),
       },
       strict,
     ),

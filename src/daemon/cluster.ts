@@ -14,7 +14,7 @@ import { createLogger } from '../log/logger.js';
 import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
 import { ProxyServer } from '../server.js';
 import { MaterialWatcher } from '../tls/index.js';
-import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, watchedFiles, type ServeOptions } from './serve.js';
+import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, warnRuntime, watchedFiles, type ServeOptions } from './serve.js';
 
 const MSG_RELOAD = 'ztproxy:reload';
 const MSG_STOP = 'ztproxy:stop';
@@ -25,6 +25,7 @@ const TICKET_KEY_ROTATION_MS = 60 * 60 * 1000;
 
 export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count: number, echo: EchoUpstream | null, devNote: string | null): Promise<number> {
   const { log, flush } = createLogger(config.log.level, { role: 'primary' });
+  warnRuntime(log);
   warnInsecure(config, log);
   const env = { ZTPROXY_WORKER_OVERRIDES: JSON.stringify(o.overrides) };
   // Socket activation: the primary owns fd 3 and hands it to the workers through cluster's shared handle.

@@ -15,6 +15,7 @@ import { describeError, EXIT, ZtpError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, startMetricsListener, type MetricsListener } from '../metrics/index.js';
 import { loadTlsMaterial, MaterialWatcher } from '../tls/index.js';
+import { nodeLineStatus, RECOMMENDED_NODE } from '../node-support.js';
 import { ProxyServer } from '../server.js';
 import { runPrimary, runWorker } from './cluster.js';
 
@@ -81,6 +82,20 @@ export async function serve(o: ServeOptions): Promise<number> {
   return runSingle(o, config, echo, devNote);
 }
 
+/**
+ * Warns when this Node.js line is past its end of life (no more security
+ * fixes for the TLS stack ztproxy stands on); `now` is for tests.
+ */
+export function warnRuntime(log: Logger, version: string = process.version, now: Date = new Date()): boolean {
+  const s = nodeLineStatus(version, now);
+  if (!s.pastEndOfLife) return false;
+  log.warn(
+    { node: version, openssl: process.versions.openssl, endOfLife: s.endOfLife, recommended: `Node ${RECOMMENDED_NODE} LTS` },
+    'node.js line past its end of life: no more security fixes; run ztproxy on node 24 lts',
+  );
+  return true;
+}
+
 /** Warns once per route that weakens security. */
 export function warnInsecure(config: ResolvedConfig, log: Logger): void {
   for (const r of config.routes) {
@@ -96,6 +111,7 @@ export function printDevNote(port: number, devNote: string | null): void {
 /** One process serves everything (workers: 1). */
 async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpstream | null, devNote: string | null): Promise<number> {
   const { log, flush } = createLogger(config.log.level);
+  warnRuntime(log);
   warnInsecure(config, log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

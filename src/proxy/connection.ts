@@ -3,10 +3,11 @@
  * it, computed once per connection (identity headers per config
  * generation, policy decisions per route).
  */
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Decision } from '../authz/index.js';
 import type { AccessLog, AccessRecord } from '../log/access-log.js';
-import type { PeerIdentity } from '../tls/identity.js';
+import { negotiatedGroup, type PeerIdentity } from '../tls/index.js';
 import { buildIdentityHeaders } from './identity-headers.js';
 import type { Runtime } from './runtime.js';
 
@@ -16,20 +17,23 @@ export class ClientConnection {
   /** TLS server name the client asked for (lower case), '' without SNI. */
   readonly sni: string;
   readonly remoteAddress: string;
+  readonly #socket: TLSSocket;
   readonly #baseLog: Logger;
   readonly #access: AccessLog;
   #log: Logger | null = null;
+  #tlsGroup: string | null = null;
   #generation = 0;
   #headers: readonly string[] = [];
   #decisions: (Decision | undefined)[] = [];
   #closing = false;
 
   /** `log` is the process logger; the connection's child (bound to `connId`) is made on first use. */
-  constructor(id: string, identity: PeerIdentity, sni: string, remoteAddress: string, log: Logger, access: AccessLog) {
+  constructor(id: string, identity: PeerIdentity, sni: string, socket: TLSSocket, log: Logger, access: AccessLog) {
     this.id = id;
     this.identity = identity;
     this.sni = sni;
-    this.remoteAddress = remoteAddress;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.#socket = socket;
     this.#baseLog = log;
     this.#access = access;
   }
@@ -49,10 +53,20 @@ export class ClientConnection {
     this.#closing = true;
   }
 
-  /** Writes an access-log record with this connection's id. */
+  /** Writes an access-log record with this connection's id and key-exchange group. */
   logAccess(record: AccessRecord): void {
     record.connId = this.id;
+    record.tlsGroup = this.tlsGroup;
     this.#access.write(record);
+  }
+
+  /**
+   * The key-exchange group the connection negotiated (`X25519MLKEM768`, `X25519`, …; see src/tls/groups.ts).
+   * Read on first use, not per handshake: it costs a serialization of the TLS session (a few µs), paid
+   * only by connections that write an access-log line. Null when the socket closed before the first read.
+   */
+  get tlsGroup(): string | null {
+    return (this.#tlsGroup ??= negotiatedGroup(this.#socket));
   }
 
   /** Logger bound to this connection; created lazily (a child per idle connection costs memory). */

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
 import { crlNextUpdate } from './der.js';
+import { ecdhCurveOption } from './groups.js';
 
 /** Options for tls.Server / setSecureContext, plus what metrics and `--check` report. */
 export interface TlsMaterial {
@@ -104,6 +105,8 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     minVersion: t.minVersion,
     ciphers: CIPHERS,
     honorCipherOrder: true,
+    // Key-exchange groups in preference order (tls.groups, or the post-quantum-first default); see groups.ts.
+    ecdhCurve: ecdhCurveOption(t.groups),
   };
   try {
     tls.createSecureContext(options);

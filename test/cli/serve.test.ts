@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
+import { nodeLineStatus } from '../../src/node-support.js';
 import { makePki } from '../helpers/pki.js';
 import { request } from '../helpers/proxy.js';
 
@@ -50,7 +51,10 @@ t.test('exit codes and messages', async (t) => {
   t.equal(run(['serve', '--listen']).status, 2, 'flag without value: exit 2');
   t.equal(run(['serve', '--bogus-flag']).status, 2, 'unknown flag: exit 2');
   t.equal(run(['serve']).status, 2, 'nothing to serve: exit 2');
-  t.equal(run(['--version']).stdout.trim(), JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version);
+  const version = run(['--version']).stdout.split('\n');
+  t.equal(version[0], JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version, 'the package version alone on the first line');
+  t.match(version[1], new RegExp(`^node ${process.version.replace(/\./g, '\\.')}( \\(end of life \\d{4}-\\d\\d-\\d\\d(, passed)?\\))?$`), 'then the runtime');
+  t.equal(version[2], `openssl ${process.versions.openssl}`, 'and its OpenSSL');
 });
 
 t.test('SIGTERM: the in-flight response completes, new connections are refused, exit 0', async (t) => {
@@ -74,8 +78,8 @@ t.test('SIGTERM: the in-flight response completes, new connections are refused, 
   const upPort = (up.address() as { port: number }).port;
   const child = spawn(process.execPath, [MAIN, 'serve', '--listen', '127.0.0.1:0', '--cert', pki.server.cert, '--key', pki.server.key, '--client-ca', pki.caCert, '--upstream', `http://127.0.0.1:${upPort}`, '--metrics-listen', 'off'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
   const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
@@ -83,6 +87,8 @@ t.test('SIGTERM: the in-flight response completes, new connections are refused, 
     });
     child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
   });
+  const eolWarning = out.split('\n').some((l) => l.includes('"msg":"node.js line past its end of life'));
+  t.equal(eolWarning, nodeLineStatus().pastEndOfLife, `end-of-life warning at start on ${process.version} iff its line is past its end of life`);
   const inFlight = request(port, pki.caCert, alice, { path: '/slow' });
   await slowArrived;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -55,6 +55,7 @@ export class Http2Front {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: limits.maxHeaderBytes,
         enablePush: false,
+        enableConnectProtocol: true, // RFC 8441: WebSocket over HTTP/2 (src/proxy/h2-websocket.ts)
       },
       maxHeaderListPairs: 128, // node's default, stated: header fields per request, pseudo-headers included
       maxSessionInvalidFrames: 100,
@@ -69,7 +70,12 @@ export class Http2Front {
       if (req.stream.destroyed) return; // reset before we got to it: nothing to answer, nothing to forward
       handler.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     });
-    this.#server.on('connect', (_req: Http2ServerRequest, res: Http2ServerResponse) => {
+    this.#server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      if (req.stream.destroyed) return;
+      if (req.headers[':protocol'] !== undefined) {
+        handler.onExtendedConnect(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+        return;
+      }
       res.writeHead(405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-length': '0' });
       res.end();
     });

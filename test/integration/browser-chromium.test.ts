@@ -14,7 +14,7 @@
 // Chromium's client-certificate error, not a connection-closed error.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,7 @@ import { startWsEchoUpstream } from '../helpers/ws.js';
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
 const POLICY_DIR = '/etc/chromium/policies/managed';
+const CA_NAME = 'ztproxy Browser Test CA';
 const toolsPresent = existsSync(CHROMIUM) && existsSync('/usr/bin/pk12util') && existsSync('/usr/bin/certutil');
 const skip = skipUnlessInstalled(toolsPresent, 'chromium and libnss3-tools (pk12util, certutil)');
 
@@ -43,6 +44,19 @@ async function nssHome(root: string, name: string, caCert: string, p12?: { file:
   await run('certutil', ['-A', '-d', `sql:${db}`, '-n', 'ztproxy test CA', '-t', 'C,,', '-i', caCert]);
   if (p12) await run('pk12util', ['-i', p12.file, '-d', `sql:${db}`, '-W', p12.password]);
   return home;
+}
+
+/** Policy files of earlier runs whose process died before its teardown (killed by a timeout). */
+function removeStalePolicies(): void {
+  for (const f of readdirSync(POLICY_DIR)) {
+    const pid = /^ztproxy-test-(\d+)-[0-9a-f]+\.json$/.exec(f)?.[1];
+    if (pid === undefined) continue;
+    try {
+      process.kill(Number(pid), 0); // still running: not ours to remove
+    } catch {
+      rmSync(join(POLICY_DIR, f), { force: true });
+    }
+  }
 }
 
 async function launch(t: { teardown(fn: () => unknown): void }, home: string, root: string): Promise<Browser> {
@@ -64,7 +78,7 @@ t.test('Chromium with the .p12 from `ca issue-client`: page, fetch and WebSocket
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const ca = join(root, 'ca');
   const cli = (...args: string[]) => run(process.execPath, [MAIN, 'ca', ...args], { env: CHILD_ENV, cwd: root });
-  await cli('init', '--dir', ca, '--name', 'ztproxy Browser Test CA');
+  await cli('init', '--dir', ca, '--name', CA_NAME);
   await cli('issue-server', '--dir', ca, '--dns', 'localhost', '--ip', '127.0.0.1', '--out-dir', root);
   await cli('issue-client', '--dir', ca, '--cn', 'alice', '--ou', 'dev', '--out-dir', root);
   const DN = 'CN=alice,OU=dev';
@@ -93,8 +107,9 @@ t.test('Chromium with the .p12 from `ca issue-client`: page, fetch and WebSocket
   // The policy, written for this test only and removed after it, whatever happens.
   const policy = join(POLICY_DIR, `ztproxy-test-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   mkdirSync(POLICY_DIR, { recursive: true });
+  removeStalePolicies();
   t.teardown(() => rmSync(policy, { force: true }));
-  writeFileSync(policy, JSON.stringify({ AutoSelectCertificateForUrls: [JSON.stringify({ pattern: origin, filter: {} })] }));
+  writeFileSync(policy, JSON.stringify({ AutoSelectCertificateForUrls: [JSON.stringify({ pattern: origin, filter: { ISSUER: { CN: CA_NAME } } })] }));
 
   const caCert = join(ca, 'ca.crt');
   const withCert = await nssHome(root, 'alice', caCert, { file: join(root, 'alice.p12'), password: 'changeit' });

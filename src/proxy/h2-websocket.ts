@@ -166,7 +166,7 @@ export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
       upstream.destroy();
       this.#answer(502);
       this.#rr.countUpstreamError('other');
-      this.#conn.log.warn({ reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin] }, 'upstream WebSocket handshake has a wrong Sec-WebSocket-Accept');
+      this.#conn.log.warn({ reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin] }, 'upstream websocket handshake with a wrong accept key');
       sendError(this.#res, 502, this.#requestId, 'upstream WebSocket handshake failed');
       return;
     }

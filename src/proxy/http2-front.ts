@@ -8,7 +8,8 @@
  * request and response mirror node:http's for everything the request path
  * uses; the few differences are handled where they matter, keyed on
  * `httpVersionMajor === 2`). The identity lives on the TLSSocket, so every
- * stream of a connection carries it.
+ * stream of a connection carries it. Extended CONNECT (RFC 8441) is offered
+ * for WebSockets (src/proxy/h2-websocket.ts); any other CONNECT gets 405.
  *
  * Limits against HTTP/2 abuse: SETTINGS_MAX_CONCURRENT_STREAMS, a header
  * list size, and rapid reset (CVE-2023-44487): a client that cancels more

@@ -21,7 +21,7 @@ import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-async function start(t: Parameters<Parameters<typeof t.test>[1]>[0], pki: Pki) {
+async function start(t: { teardown(fn: () => unknown): void }, pki: Pki) {
   const up = await startUpstream(t);
   const registry = new Registry();
   const metrics = createMetrics(registry);

@@ -2,13 +2,23 @@
  * Composition root and lifecycle of one serving process: start, reload,
  * drain, stop.
  *
- * Accept path: tls.Server does the handshake with `requestCert: true` and
- * the client-CA bundle and CRL. Node verifies the client chain after the
- * handshake (its OpenSSL verify callback defers the decision), so the
- * server checks `authorized` itself in 'secureConnection' and destroys
- * every unverified socket before it is handed to HTTP: nothing from such a
- * client is ever parsed, let alone forwarded. This also gives the exact
- * OpenSSL verify error for the metrics (`authorizationError`).
+ * Accept path: tls.Server does the handshake with `requestCert: true`,
+ * `rejectUnauthorized: true` and the client-CA bundle and CRL.
+ *
+ * - A client that sends no certificate is refused by OpenSSL inside the
+ *   handshake (SSL_VERIFY_FAIL_IF_NO_PEER_CERT): alert certificate_required
+ *   (116) under TLS 1.3, handshake_failure (40) under TLS 1.2, before any
+ *   application data; 'tlsClientError' reports it.
+ * - A certificate that fails verification cannot get its alert: Node's
+ *   OpenSSL verify callback accepts every chain so the handshake completes,
+ *   and Node destroys the socket right after it (docs/protocols.md). Node
+ *   then reports it through 'tlsClientError' with `authorizationError` set,
+ *   the exact OpenSSL verify error for the metrics.
+ * - What OpenSSL cannot be told (tls.verifyDepth, a CA certificate as the
+ *   client certificate) is checked in 'secureConnection'; such sockets are
+ *   destroyed before they are handed to HTTP.
+ *
+ * Nothing from an unverified client is ever parsed, let alone forwarded.
  */
 import { constants, randomBytes, type X509Certificate } from 'node:crypto';
 import http from 'node:http';
@@ -23,8 +33,9 @@ import { ClientConnection } from './proxy/connection.js';
 import { Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
-import type { HandshakeFailureReason } from './metrics/index.js';
+import { chainViolation, handshakeAbortReason, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import type { HandshakeAbortReason, HandshakeFailureReason } from './metrics/index.js';
+import { HANDSHAKE_ABORTED_MSG, HANDSHAKE_ABORTED_SUPPRESSED_MSG } from './log/handshake-failure-log.js';
 
 const kAcceptedAt = Symbol('ztproxy.acceptedAt');
 type AcceptedSocket = Socket & { [kAcceptedAt]?: number };
@@ -56,6 +67,8 @@ export class ProxyServer {
   readonly #http: http.Server;
   readonly #h2: Http2Front;
   readonly #handshakeLog: HandshakeFailureLog;
+  /** Debug lines of handshakes the client abandoned (browsers do it on every fresh visit). */
+  readonly #abortLog: HandshakeFailureLog;
   readonly #sockets = new Set<tls.TLSSocket>();
   /** Identities by certificate: connections presenting the same one share it (parsed once). */
   readonly #identities = new IdentityCache();
@@ -77,6 +90,8 @@ export class ProxyServer {
     this.#runtime = new Runtime(config, deps.metrics);
     this.#handshakeLog = new HandshakeFailureLog(deps.log);
     this.#handshakeLog.startAutoFlush();
+    this.#abortLog = new HandshakeFailureLog(deps.log, { level: 'debug', message: HANDSHAKE_ABORTED_MSG, summaryMessage: HANDSHAKE_ABORTED_SUPPRESSED_MSG });
+    this.#abortLog.startAutoFlush();
     this.#updateExpiry();
     const handler = new RequestHandler(() => this.#runtime, deps.log);
     const limits = config.limits;
@@ -99,8 +114,8 @@ export class ProxyServer {
     this.#tls = tls.createServer({
       ...material.options,
       requestCert: true,
-      // Verification is enforced in #onSecure (see the module comment); OpenSSL still verifies the chain.
-      rejectUnauthorized: false,
+      // OpenSSL refuses a client without a certificate in the handshake; Node destroys an unverified one after it (module comment).
+      rejectUnauthorized: true,
       handshakeTimeout: limits.handshakeTimeoutMs,
       ALPNProtocols: ['h2', 'http/1.1'],
       secureOptions: ProxyServer.secureOptions(config),
@@ -211,6 +226,7 @@ export class ProxyServer {
     for (const s of this.#sockets) s.destroy();
     await closed;
     this.#handshakeLog.close();
+    this.#abortLog.close();
     this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
     await this.#runtime.close();
@@ -233,10 +249,33 @@ export class ProxyServer {
     this.#handshakeLog.failed({ reason, remoteAddress: s.remoteAddress ?? rawSocketOf(s)?.remoteAddress, ...extra });
   }
 
+  #handshakeAborted(reason: HandshakeAbortReason, s: tls.TLSSocket, code: string | undefined): void {
+    const m = this.#metrics;
+    m.handshakes.inc({ result: 'aborted', reason });
+    const t0 = rawSocketOf(s)?.[kAcceptedAt];
+    if (t0 !== undefined) m.handshakeDuration.observe({ result: 'aborted' }, (performance.now() - t0) / 1000);
+    this.#abortLog.failed({ reason, remoteAddress: s.remoteAddress ?? rawSocketOf(s)?.remoteAddress, code });
+  }
+
   #onTlsError = (err: Error & { code?: string }, s: tls.TLSSocket): void => {
-    this.#handshakeFailed(handshakeErrorReason(err.code), s, { code: err.code });
     // With a 'tlsClientError' listener Node leaves the socket open (a handshake timeout would otherwise idle forever).
     s.destroy();
+    const verifyError = s.authorizationError as unknown as string | null;
+    if (verifyError) {
+      // The handshake completed and Node destroyed the socket because OpenSSL did not verify the
+      // chain (it reports that as a hang-up). The client sent a certificate: without one OpenSSL
+      // would have failed the handshake itself.
+      this.#handshakeFailed(verifyFailureReason(verifyError, true), s, { verifyError });
+      return;
+    }
+    const abort = handshakeAbortReason(err.code, (rawSocketOf(s)?.bytesWritten ?? 0) > 0);
+    if (abort !== null) {
+      this.#handshakeAborted(abort, s, err.code);
+      return;
+    }
+    const reason = handshakeErrorReason(err.code);
+    // No certificate: OpenSSL never ran chain verification, so there is no verify error to report.
+    this.#handshakeFailed(reason, s, reason === 'no_certificate' ? { code: err.code, verifyError: null } : { code: err.code });
   };
 
   #onSecure = (s: tls.TLSSocket): void => {
@@ -244,7 +283,7 @@ export class ProxyServer {
     if (!s.authorized || cert === undefined) {
       // nodejs/node#35317: a resumed session may report `authorized` without a peer certificate; refuse it too.
       const reason = verifyFailureReason(s.authorizationError as unknown as string | null, cert !== undefined);
-      this.#handshakeFailed(reason, s, { verifyError: s.authorizationError ?? null });
+      this.#handshakeFailed(reason, s, { verifyError: cert === undefined ? null : (s.authorizationError ?? null) });
       s.destroy();
       return;
     }

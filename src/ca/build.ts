@@ -112,6 +112,27 @@ export async function caExtensions(spki: Uint8Array, issuer: x509.X509Certificat
   return exts;
 }
 
+/**
+ * Checks a CRL distribution point URL: http(s) or ldap, without control
+ * characters. Throws `ZTP_CA_INVALID_INPUT`.
+ */
+export function checkCrlUrl(url: string): string {
+  checkText(url, '--crl-url');
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ZtpError('ZTP_CA_INVALID_INPUT', `--crl-url: not a URL: ${JSON.stringify(url)}`);
+  }
+  if (!['http:', 'https:', 'ldap:'].includes(u.protocol)) throw new ZtpError('ZTP_CA_INVALID_INPUT', `--crl-url: expected an http://, https:// or ldap:// URL, got ${JSON.stringify(url)}`);
+  return url;
+}
+
+/** The CRL distribution points extension (RFC 5280 4.2.1.13, non-critical) naming one full URL. */
+export function crlDistributionPointExtension(url: string): x509.Extension {
+  return new x509.CRLDistributionPointsExtension([checkCrlUrl(url)], false);
+}
+
 /** Subject alternative names of a leaf. */
 export interface Sans {
   dns?: string[];

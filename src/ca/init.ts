@@ -8,7 +8,7 @@ import * as x509 from './x509.js';
 import { ZtpError } from '../errors.js';
 import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
 import { generateKeyPair, parseKeyType, privateKeyPem, spkiDer, toSigner, type KeyType } from './keys.js';
-import { caExtensions, checkText, nameConstraintsExtension, signCertificate, validityFor } from './build.js';
+import { caExtensions, checkCrlUrl, checkText, crlDistributionPointExtension, nameConstraintsExtension, signCertificate, validityFor } from './build.js';
 import { signCrlInto } from './crl.js';
 import { formatSubject } from './subject.js';
 import { CA_CERT_FILE, CA_CHAIN_FILE, CA_KEY_FILE, CRL_FILE, INDEX_FILE, exists, loadCA, newSerial, readIndex, resolveDir, splitPem, writeIndex, type StoreIndex } from './store.js';
@@ -32,6 +32,8 @@ export interface InitCAOptions {
   /** Name constraints: permitted DNS subtrees (`.internal`) and IP ranges (`10.100.0.0/16`). */
   permitDns?: string[];
   permitIp?: string[];
+  /** CRL distribution point URL saved as the store's default for issued certificates (`index.json` `crlUrl`). */
+  crlUrl?: string;
 }
 
 export interface InitResult {
@@ -54,8 +56,8 @@ async function refuseExisting(dir: string): Promise<void> {
  * (0600), then an empty index and a signed empty CRL. On any failure the
  * files already written are removed, so a failed init leaves no half store.
  */
-async function createStore(dir: string, keyPem: string, certPem: string, chainPem: string, serialHex: string, passphrase: string | undefined): Promise<InitResult> {
-  const idx: StoreIndex = { version: 1, crlNumber: 0, entries: [] };
+async function createStore(dir: string, keyPem: string, certPem: string, chainPem: string, serialHex: string, passphrase: string | undefined, crlUrl?: string): Promise<InitResult> {
+  const idx: StoreIndex = { version: 1, crlNumber: 0, ...(crlUrl === undefined ? {} : { crlUrl }), entries: [] };
   try {
     await writeFileAtomic(join(dir, CA_KEY_FILE), keyPem, 0o600);
     await writeFileAtomic(join(dir, CA_CERT_FILE), certPem, 0o644);
@@ -81,6 +83,7 @@ export async function initCA(opts: InitCAOptions): Promise<InitResult> {
   const name = checkText(opts.name ?? DEFAULT_CA_NAME, 'CA name');
   const keyType = parseKeyType(opts.keyType);
   const validity = validityFor(undefined, opts.ttlSeconds ?? DEFAULT_ROOT_TTL_SECONDS);
+  const crlUrl = opts.crlUrl === undefined ? undefined : checkCrlUrl(opts.crlUrl);
   const constraints = opts.permitDns?.length || opts.permitIp?.length ? nameConstraintsExtension(opts.permitDns ?? [], opts.permitIp ?? []) : undefined;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return withDirLock(dir, async () => {
@@ -97,7 +100,7 @@ export async function initCA(opts: InitCAOptions): Promise<InitResult> {
       extensions: await caExtensions(spki, undefined, undefined, constraints),
     });
     const certPem = cert.toString('pem') + '\n';
-    return createStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, certPem, cert.serialNumber, opts.passphrase);
+    return createStore(dir, privateKeyPem(keys.privateKey, opts.passphrase), certPem, certPem, cert.serialNumber, opts.passphrase, crlUrl);
   });
 }
 
@@ -137,7 +140,8 @@ export async function initIntermediateCA(opts: InitIntermediateOptions): Promise
         subject,
         serial,
         validity,
-        extensions: await caExtensions(spki, parent.cert, 0),
+        // The parent's CRL is where this intermediate would be revoked.
+        extensions: [...(await caExtensions(spki, parent.cert, 0)), ...(pidx.crlUrl ? [crlDistributionPointExtension(pidx.crlUrl)] : [])],
       });
       pidx.entries.push({ serial: c.serialNumber.toLowerCase(), subject: formatSubject(new Uint8Array(c.subjectName.toArrayBuffer())), cn: name, profile: 'intermediate', notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), certPath: join(dir, CA_CERT_FILE) });
       await writeIndex(parent.dir, pidx);

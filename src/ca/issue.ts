@@ -10,7 +10,7 @@ import * as x509 from './x509.js';
 import { ZtpError } from '../errors.js';
 import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
 import { generateKeyPair, parseKeyType, privateKeyPem, spkiDer, type KeyType } from './keys.js';
-import { checkDnsName, checkIp, checkText, leafExtensions, sanExtension, signCertificate, validityFor, type Validity } from './build.js';
+import { checkCrlUrl, checkDnsName, checkIp, checkText, crlDistributionPointExtension, leafExtensions, sanExtension, signCertificate, validityFor, type Validity } from './build.js';
 import { buildPkcs12, DEFAULT_P12_PASSWORD } from './pkcs12.js';
 import { formatSubject, firstCn } from './subject.js';
 import { loadCA, newSerial, readIndex, resolveDir, writeIndex, type LoadedCA } from './store.js';
@@ -34,6 +34,8 @@ interface CommonIssueOptions {
   notAfter?: Date;
   /** Leaf key type; default `ec-p256`. */
   keyType?: KeyType | string;
+  /** CRL distribution point URL; default the store's (`ca init --crl-url`), else none. */
+  crlUrl?: string;
 }
 
 export interface IssueClientOptions extends CommonIssueOptions {
@@ -82,6 +84,8 @@ interface LeafSpec {
   subject: x509.JsonName | Uint8Array;
   san: x509.Extension | undefined;
   validity: Validity;
+  /** CRL distribution point URL given for this certificate (else the store's default). */
+  crlUrl: string | undefined;
   /**
    * Prepares the files outside the lock (the slow part, e.g. the .p12) and
    * returns the function that writes them, which runs under the lock once
@@ -101,8 +105,10 @@ const LOCK_TIMEOUT_MS = 60_000;
  */
 async function issueLeaf(spec: LeafSpec): Promise<{ cert: x509.X509Certificate; fullPem: string; subject: string }> {
   const { ca } = spec;
-  const extensions = await leafExtensions(spec.profile, spec.spki, ca.cert, spec.san, spec.rsa);
-  let taken = new Set((await readIndex(ca.dir)).entries.map((e) => e.serial));
+  const first = await readIndex(ca.dir);
+  const crlUrl = spec.crlUrl ?? first.crlUrl;
+  const extensions = [...(await leafExtensions(spec.profile, spec.spki, ca.cert, spec.san, spec.rsa)), ...(crlUrl ? [crlDistributionPointExtension(crlUrl)] : [])];
+  let taken = new Set(first.entries.map((e) => e.serial));
   for (;;) {
     const serial = newSerial(taken);
     const cert = await signCertificate({ issuer: { name: ca.cert.subjectName, signer: ca.signer }, spki: spec.spki, subject: spec.subject, serial, validity: spec.validity, extensions });
@@ -154,6 +160,7 @@ export async function issueClient(opts: IssueClientOptions): Promise<IssueClient
     return u;
   });
   const keyType = parseKeyType(opts.keyType);
+  const crlUrl = opts.crlUrl === undefined ? undefined : checkCrlUrl(opts.crlUrl);
   const ca = await loadCA(dir, opts.passphrase);
   const validity = validityFor(ca, opts.ttlSeconds ?? DEFAULT_CLIENT_TTL_SECONDS, { ...(opts.notBefore && { notBefore: opts.notBefore }), ...(opts.notAfter && { notAfter: opts.notAfter }) });
   // Most significant first, so the RFC 2253 form reads CN=…,OU=…,O=….
@@ -173,6 +180,7 @@ export async function issueClient(opts: IssueClientOptions): Promise<IssueClient
     subject,
     san: sanExtension({ ...(email && { email: [email] }), uri: uris }),
     validity,
+    crlUrl,
     prepare: async (c, pem) => {
       const chainDers = [new Uint8Array(c.rawData), ...ca.embedChain.map((p) => new Uint8Array(new x509.X509Certificate(p).rawData))];
       const p12 = buildPkcs12(keys.privateKey.export({ type: 'pkcs8', format: 'der' }), chainDers, p12Password, cn);
@@ -198,6 +206,7 @@ export async function issueServer(opts: IssueServerOptions): Promise<IssueResult
   const dns = opts.dns.map(checkDnsName);
   const ips = (opts.ip ?? []).map(checkIp);
   const keyType = parseKeyType(opts.keyType);
+  const crlUrl = opts.crlUrl === undefined ? undefined : checkCrlUrl(opts.crlUrl);
   const ca = await loadCA(dir, opts.passphrase);
   const validity = validityFor(ca, opts.ttlSeconds ?? DEFAULT_SERVER_TTL_SECONDS, { ...(opts.notBefore && { notBefore: opts.notBefore }), ...(opts.notAfter && { notAfter: opts.notAfter }) });
   const keys = generateKeyPair(keyType);
@@ -214,6 +223,7 @@ export async function issueServer(opts: IssueServerOptions): Promise<IssueResult
     subject: [{ CN: [dns[0]!] }],
     san: sanExtension({ dns, ip: ips }),
     validity,
+    crlUrl,
     prepare: async (_c, pem) => async () => {
       await writeFileAtomic(paths.keyPath, keyPem, 0o600);
       await writeFileAtomic(paths.certPath, pem, 0o644);
@@ -235,6 +245,8 @@ export interface SignCsrOptions {
   outPath?: string;
   notBefore?: Date;
   notAfter?: Date;
+  /** CRL distribution point URL; default the store's (`ca init --crl-url`), else none. */
+  crlUrl?: string;
 }
 
 export interface SignCsrResult {
@@ -263,6 +275,7 @@ export async function signCsr(opts: SignCsrOptions): Promise<SignCsrResult> {
     throw new ZtpError('ZTP_CA_CSR_INVALID', 'cannot parse the certificate request', { cause });
   }
   if (!ok) throw new ZtpError('ZTP_CA_CSR_INVALID', 'the certificate request signature does not verify');
+  const crlUrl = opts.crlUrl === undefined ? undefined : checkCrlUrl(opts.crlUrl);
   const ca = await loadCA(dir, opts.passphrase);
   const ttl = opts.ttlSeconds ?? (opts.profile === 'client' ? DEFAULT_CLIENT_TTL_SECONDS : DEFAULT_SERVER_TTL_SECONDS);
   const validity = validityFor(ca, ttl, { ...(opts.notBefore && { notBefore: opts.notBefore }), ...(opts.notAfter && { notAfter: opts.notAfter }) });
@@ -278,6 +291,7 @@ export async function signCsr(opts: SignCsrOptions): Promise<SignCsrResult> {
     subject: csrSubjectDer(new Uint8Array(csr.rawData)),
     san: requestedSan ? new x509.Extension(requestedSan.rawData) : undefined,
     validity,
+    crlUrl,
     prepare: async (_c, pem) => async () => {
       if (!opts.outPath) return undefined;
       await writeFileAtomic(opts.outPath, pem, 0o644);

@@ -78,7 +78,11 @@ export async function renewCertificate(opts: RenewOptions): Promise<RenewResult>
   const validity = validityFor(ca, opts.ttlSeconds ?? originalTtlSeconds(old));
   const san = old.getExtension('2.5.29.17');
   const subjectDer = certSubjectDer(new Uint8Array(old.rawData));
-  const extensions = await leafExtensions(profile, spki, ca.cert, san ? new x509.Extension(san.rawData) : undefined, createPublicKey(key).asymmetricKeyType === 'rsa');
+  const cdp = old.getExtension('2.5.29.31'); // cRLDistributionPoints: the renewal keeps it
+  const extensions = [
+    ...(await leafExtensions(profile, spki, ca.cert, san ? new x509.Extension(san.rawData) : undefined, createPublicKey(key).asymmetricKeyType === 'rsa')),
+    ...(cdp ? [new x509.Extension(cdp.rawData)] : []),
+  ];
   return withDirLock(dir, async () => {
     const idx = await readIndex(dir);
     const cert = await signCertificate({ issuer: { name: ca.cert.subjectName, signer: ca.signer }, spki, subject: subjectDer, serial: newSerial(new Set(idx.entries.map((e) => e.serial))), validity, extensions });

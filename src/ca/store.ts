@@ -50,6 +50,8 @@ export interface IndexEntry {
 export interface StoreIndex {
   version: 1;
   crlNumber: number;
+  /** Default CRL distribution point URL put in issued certificates (`ca init --crl-url`). */
+  crlUrl?: string;
   entries: IndexEntry[];
 }
 

@@ -75,7 +75,8 @@ const init: CommandModule<object, Args> = {
       .option('key-type', { type: 'string', describe: `one of ${KEY_TYPES.join(', ')}`, default: 'ec-p256' })
       .option('ttl', { type: 'string', describe: 'lifetime', default: '10y' })
       .option('permit-dns', { type: 'string', array: true, describe: 'name constraint: permitted DNS subtree (repeatable), e.g. .internal' })
-      .option('permit-ip', { type: 'string', array: true, describe: 'name constraint: permitted IP range (repeatable), e.g. 10.100.0.0/16' }) as Argv<Args>,
+      .option('permit-ip', { type: 'string', array: true, describe: 'name constraint: permitted IP range (repeatable), e.g. 10.100.0.0/16' })
+      .option('crl-url', { type: 'string', describe: 'CRL distribution point URL, saved as the default for every certificate this CA issues' }) as Argv<Args>,
   handler: async (a) => {
     const r = await initCA({
       dir: resolveDir(str(a, 'dir')),
@@ -85,6 +86,7 @@ const init: CommandModule<object, Args> = {
       passphrase: await secret(str(a, 'passphrase-file'), '--passphrase-file'),
       permitDns: strs(a, 'permit-dns'),
       permitIp: strs(a, 'permit-ip'),
+      crlUrl: str(a, 'crl-url'),
     });
     out(`created CA in ${r.dir}: ${r.certPath} (trust anchor), ${r.keyPath} (keep secret), ${r.crlPath}`);
   },
@@ -126,7 +128,8 @@ const issueClientCmd: CommandModule<object, Args> = {
       .option('uri', { type: 'string', array: true, describe: 'URI SAN, e.g. a SPIFFE ID (repeatable)' })
       .option('ttl', { type: 'string', describe: 'lifetime (default 8h)' })
       .option('out-dir', { type: 'string', describe: 'output directory', default: '.' })
-      .option('p12-passphrase-file', { type: 'string', describe: 'password of the .p12 (default "changeit")' }) as Argv<Args>,
+      .option('p12-passphrase-file', { type: 'string', describe: 'password of the .p12 (default "changeit")' })
+      .option('crl-url', { type: 'string', describe: 'CRL distribution point URL put in the certificate (default: the store\'s, from ca init --crl-url)' }) as Argv<Args>,
   handler: async (a) => {
     const dir = resolveDir(str(a, 'dir'));
     const r = await issueClient({
@@ -140,9 +143,12 @@ const issueClientCmd: CommandModule<object, Args> = {
       outDir: str(a, 'out-dir'),
       passphrase: await secret(str(a, 'passphrase-file'), '--passphrase-file'),
       p12Passphrase: await secret(str(a, 'p12-passphrase-file'), '--p12-passphrase-file'),
+      crlUrl: str(a, 'crl-url'),
     });
     out(`issued ${r.subject} serial ${r.serial}, valid until ${r.notAfter.toISOString()}`);
-    out(`wrote ${r.certPath} (certificate + chain), ${r.keyPath}, ${r.p12Path} (password ${JSON.stringify(r.p12Password)})`);
+    // A password the operator chose is never printed; the default is, with what it is.
+    const password = str(a, 'p12-passphrase-file') === undefined ? `password ${JSON.stringify(r.p12Password)}, the default: choose one with --p12-passphrase-file` : 'password from --p12-passphrase-file';
+    out(`wrote ${r.certPath} (certificate + chain), ${r.keyPath}, ${r.p12Path} (${password})`);
     out(`try: curl --cert ${r.certPath} --key ${r.keyPath} --cacert ${join(dir, CA_CHAIN_FILE)} https://localhost:8443/`);
   },
 };
@@ -155,7 +161,8 @@ const issueServerCmd: CommandModule<object, Args> = {
       .option('dns', { type: 'string', array: true, describe: 'DNS name (repeatable; the first names the files)' })
       .option('ip', { type: 'string', array: true, describe: 'IP address SAN (repeatable)' })
       .option('ttl', { type: 'string', describe: 'lifetime (default 90d)' })
-      .option('out-dir', { type: 'string', describe: 'output directory', default: '.' }) as Argv<Args>,
+      .option('out-dir', { type: 'string', describe: 'output directory', default: '.' })
+      .option('crl-url', { type: 'string', describe: 'CRL distribution point URL put in the certificate (default: the store\'s, from ca init --crl-url)' }) as Argv<Args>,
   handler: async (a) => {
     const dns = strs(a, 'dns');
     if (dns.length === 0) throw new ZtpError('ZTP_USAGE', 'ca issue-server needs --dns');
@@ -166,6 +173,7 @@ const issueServerCmd: CommandModule<object, Args> = {
       ttlSeconds: ttl(a),
       outDir: str(a, 'out-dir'),
       passphrase: await secret(str(a, 'passphrase-file'), '--passphrase-file'),
+      crlUrl: str(a, 'crl-url'),
     });
     out(`issued ${r.subject} serial ${r.serial}, valid until ${r.notAfter.toISOString()}`);
     out(`wrote ${r.certPath} (certificate + chain), ${r.keyPath}`);
@@ -180,7 +188,8 @@ const signCsrCmd: CommandModule<object, Args> = {
       .option('csr', { type: 'string', describe: 'request file (PEM or DER)' })
       .option('profile', { type: 'string', describe: 'client or server' })
       .option('ttl', { type: 'string', describe: 'lifetime (default 8h client, 90d server)' })
-      .option('out', { type: 'string', describe: 'certificate + chain output file (default: stdout)' }) as Argv<Args>,
+      .option('out', { type: 'string', describe: 'certificate + chain output file (default: stdout)' })
+      .option('crl-url', { type: 'string', describe: 'CRL distribution point URL put in the certificate (default: the store\'s, from ca init --crl-url)' }) as Argv<Args>,
   handler: async (a) => {
     const csrPath = need(a, 'csr', 'sign-csr');
     const profile = need(a, 'profile', 'sign-csr');
@@ -198,6 +207,7 @@ const signCsrCmd: CommandModule<object, Args> = {
       ttlSeconds: ttl(a),
       outPath: str(a, 'out'),
       passphrase: await secret(str(a, 'passphrase-file'), '--passphrase-file'),
+      crlUrl: str(a, 'crl-url'),
     });
     if (r.certPath) process.stderr.write(`issued ${r.subject} serial ${r.serial} into ${r.certPath}\n`);
     else process.stdout.write(r.certPem);

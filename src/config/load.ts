@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import { ZtpError } from '../errors.js';
 import { groupProblems } from '../tls/index.js';
+import { cipherListProblems } from './tls-ciphers.js';
 import { ConfigSchema, type Config, type IdentityRule, type RouteConfig, type UpstreamConfig } from './schema.js';
 import { validate, type Problem } from './validate.js';
 
@@ -136,6 +137,8 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, sou
     throw new ZtpError('ZTP_CONFIG_INVALID', `${where}: expected a mapping at the top level`);
   }
   const merged = applyOverrides(structuredClone(raw) as Record<string, unknown>, overrides);
+  // Value.Default fills `merged` in place: what the operator wrote is read before it.
+  const writtenMinVersion = (merged as { tls?: { minVersion?: unknown } }).tls?.minVersion;
   const withDefaults = Value.Default(ConfigSchema, merged) as Record<string, unknown>;
   const problems = validate(ConfigSchema, withDefaults);
   if (problems.length > 0) throw configError(where, problems);
@@ -157,6 +160,10 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, sou
   const headerNames = resolveHeaderNames(cfg, more);
   if (cfg.tls.groups !== undefined) {
     for (const [i, message] of groupProblems(cfg.tls.groups)) more.push({ path: i === null ? 'tls.groups' : `tls.groups[${i}]`, message, unknownKey: false });
+  }
+  if (cfg.tls.ciphers !== undefined) for (const message of cipherListProblems(cfg.tls.ciphers)) more.push({ path: 'tls.ciphers', message, unknownKey: false });
+  if (cfg.tls.profile === 'modern' && writtenMinVersion === 'TLSv1.2') {
+    more.push({ path: 'tls.minVersion', message: 'TLSv1.2 contradicts tls.profile modern (TLS 1.3 only); remove one of them', unknownKey: false });
   }
   if (more.length > 0) {
     const insecure = more.every((p) => p.message.includes('insecurePlaintext'));

@@ -73,7 +73,22 @@ export const ConfigSchema = T.Object(
         key: Str('server private key, PEM'),
         clientCA: Str('trusted client CAs, PEM bundle (several CAs allowed)'),
         crl: T.Optional(Str('CRL file, PEM (one or several CRLs)')),
-        minVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'lowest TLS version (default TLSv1.2)' }),
+        minVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'lowest TLS version (default TLSv1.2; TLSv1.3 under profile modern)' }),
+        /**
+         * Mozilla's server-side TLS configurations (default intermediate): `intermediate` offers
+         * TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305 only, and TLS 1.3 as OpenSSL offers
+         * it; `modern` is TLS 1.3 only.
+         */
+        profile: T.Union([T.Literal('intermediate'), T.Literal('modern')], {
+          default: 'intermediate',
+          description: 'intermediate (TLS 1.2 ECDHE+AEAD suites and TLS 1.3) or modern (TLS 1.3 only) (default intermediate)',
+        }),
+        /**
+         * OpenSSL cipher list replacing the profile's TLS 1.2 suites (TLS 1.3 suites by their
+         * `TLS_` names replace OpenSSL's TLS 1.3 list). Each entry must name a suite or a group
+         * OpenSSL knows; checked with OpenSSL at load. Default: unset (the profile's list).
+         */
+        ciphers: T.Optional(Str('OpenSSL cipher list overriding the profile (default unset)')),
         verifyDepth: T.Integer({ minimum: 1, maximum: 16, default: 3, description: 'maximum client chain depth below the trust anchor (default 3)' }),
         sessionResumption: T.Boolean({ default: false, description: 'TLS session resumption (default false)' }),
         groups: T.Optional(

@@ -18,13 +18,21 @@ export interface HandshakeFailureLogOptions {
   /** Clock in milliseconds; inject a fake one in tests. Default `performance.now()` (monotonic). */
   now?: () => number;
   /** Level of both the failure lines and the summary lines. Default `warn`. */
-  level?: 'info' | 'warn' | 'error';
+  level?: 'debug' | 'info' | 'warn' | 'error';
+  /** Message of each line. Default {@link HANDSHAKE_FAILED_MSG}. */
+  message?: string;
+  /** Message of the summary line. Default {@link HANDSHAKE_SUPPRESSED_MSG}. */
+  summaryMessage?: string;
 }
 
 /** Message of each logged failure (constant, grep-able). */
 export const HANDSHAKE_FAILED_MSG = 'tls handshake failed';
 /** Message of the summary line that counts the failures not logged in an interval. */
 export const HANDSHAKE_SUPPRESSED_MSG = 'tls handshake failures suppressed';
+/** Message of each logged aborted handshake (debug level). */
+export const HANDSHAKE_ABORTED_MSG = 'tls handshake aborted by the client';
+/** Message of the summary line of aborted handshakes not logged in an interval. */
+export const HANDSHAKE_ABORTED_SUPPRESSED_MSG = 'tls handshake aborts suppressed';
 
 /**
  * Logs at most `maxPerInterval` handshake failures per interval (fixed
@@ -41,7 +49,9 @@ export class HandshakeFailureLog {
   readonly #max: number;
   readonly #intervalMs: number;
   readonly #now: () => number;
-  readonly #level: 'info' | 'warn' | 'error';
+  readonly #level: 'debug' | 'info' | 'warn' | 'error';
+  readonly #message: string;
+  readonly #summaryMessage: string;
   /** Start of the current window, or undefined when no failure is pending. */
   #windowStart: number | undefined;
   #logged = 0;
@@ -54,6 +64,8 @@ export class HandshakeFailureLog {
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#now = options.now ?? (() => performance.now());
     this.#level = options.level ?? 'warn';
+    this.#message = options.message ?? HANDSHAKE_FAILED_MSG;
+    this.#summaryMessage = options.summaryMessage ?? HANDSHAKE_SUPPRESSED_MSG;
   }
 
   /**
@@ -66,7 +78,7 @@ export class HandshakeFailureLog {
     this.#windowStart ??= now;
     if (this.#logged < this.#max) {
       this.#logged++;
-      this.#log[this.#level](fields, HANDSHAKE_FAILED_MSG);
+      this.#log[this.#level](fields, this.#message);
       return true;
     }
     this.#suppressed++;
@@ -99,7 +111,7 @@ export class HandshakeFailureLog {
   }
 
   #summarise(): void {
-    if (this.#suppressed > 0) this.#log[this.#level]({ suppressed: this.#suppressed }, HANDSHAKE_SUPPRESSED_MSG);
+    if (this.#suppressed > 0) this.#log[this.#level]({ suppressed: this.#suppressed }, this.#summaryMessage);
     this.#windowStart = undefined;
     this.#logged = 0;
     this.#suppressed = 0;

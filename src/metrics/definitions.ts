@@ -21,6 +21,16 @@ export const HANDSHAKE_FAILURE_REASONS = [
 ] as const;
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
+/**
+ * Reasons a handshake is `result="aborted"`: the client walked away from it
+ * rather than failing it. `after_certificate_request`: the client closed the
+ * TCP connection after the server's flight (which carries the
+ * CertificateRequest) without answering it, as a browser does while it asks
+ * its user or its policy which certificate to send, then retries.
+ */
+export const HANDSHAKE_ABORT_REASONS = ['after_certificate_request'] as const;
+export type HandshakeAbortReason = (typeof HANDSHAKE_ABORT_REASONS)[number];
+
 /** Kinds of upstream errors, as the `kind` label of `ztproxy_upstream_errors_total`. */
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'tls', 'reset', 'other'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
@@ -72,7 +82,7 @@ export function createMetrics(registry: Registry): Metrics {
   const registers = [registry];
   const handshakes = new Counter({
     name: 'ztproxy_tls_handshakes_total',
-    help: 'TLS handshakes on the mTLS listener by result, and reason for failures',
+    help: 'TLS handshakes on the mTLS listener by result (ok, failed, aborted), and reason for failed and aborted ones',
     labelNames: ['result', 'reason'] as const,
     registers,
   });
@@ -146,8 +156,10 @@ export function createMetrics(registry: Registry): Metrics {
   handshakes.inc({ result: 'ok', reason: '' }, 0);
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
+  for (const reason of HANDSHAKE_ABORT_REASONS) handshakes.inc({ result: 'aborted', reason }, 0);
   handshakeDuration.zero({ result: 'ok' });
   handshakeDuration.zero({ result: 'failed' });
+  handshakeDuration.zero({ result: 'aborted' });
   configReloads.inc({ result: 'ok' }, 0);
   configReloads.inc({ result: 'failed' }, 0);
   connectionsActive.set(0);

@@ -12,6 +12,7 @@ import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { sendError } from './respond.js';
 import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
+import { extendedConnectProblem, H2WebSocketExchange } from './h2-websocket.js';
 import type { RouteRuntime, Runtime } from './runtime.js';
 
 /** Where the connection state lives on each TLS socket. */
@@ -184,6 +185,43 @@ export class RequestHandler {
     } catch (err) {
       this.#log.error({ err, method: req.method }, 'upgrade handler failed');
       socket.destroy();
+    }
+  };
+
+  /**
+   * An HTTP/2 extended CONNECT (RFC 8441, `:protocol` set): the same target
+   * checks and policy as a request, then a WebSocket bridged to an
+   * HTTP/1.1 Upgrade upstream (src/proxy/h2-websocket.ts).
+   */
+  onExtendedConnect = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      const t0 = performance.now();
+      const conn = (req.socket as ConnectionSocket)[kConnection];
+      if (conn === undefined) {
+        req.socket.destroy();
+        return;
+      }
+      const rt = this.#runtime();
+      const target = this.#resolve(req, rt, conn, (status, id, message) => sendError(res, status, id, message));
+      if (target === null) return;
+      const problem = extendedConnectProblem(req);
+      if (problem !== null) {
+        target.rr.countRequest(400);
+        sendError(res, 400, target.requestId, problem);
+        return;
+      }
+      const headers = upstreamRequestHeaders(
+        req.rawHeaders,
+        { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+        rt.identityNames,
+      );
+      const limits = rt.config.limits;
+      const ctx = { accessLog: this.#exchangeContext(rt).accessLog, idleTimeoutMs: limits.upgradeIdleTimeoutMs, sessionIdleTimeoutMs: limits.idleTimeoutMs };
+      new H2WebSocketExchange(req, res, conn, target.rr, target.requestId, target.host, target.path, ctx, t0).start(headers);
+    } catch (err) {
+      this.#log.error({ err, method: req.method }, 'extended CONNECT handler failed');
+      if (!res.headersSent) sendError(res, 500, 'unknown', 'internal error');
+      else res.destroy();
     }
   };
 

@@ -8,7 +8,8 @@
  * request and response mirror node:http's for everything the request path
  * uses; the few differences are handled where they matter, keyed on
  * `httpVersionMajor === 2`). The identity lives on the TLSSocket, so every
- * stream of a connection carries it.
+ * stream of a connection carries it. Extended CONNECT (RFC 8441) is offered
+ * for WebSockets (src/proxy/h2-websocket.ts); any other CONNECT gets 405.
  *
  * Limits against HTTP/2 abuse: SETTINGS_MAX_CONCURRENT_STREAMS, a header
  * list size (advertised, and enforced here: a larger list gets 431), and rapid reset (CVE-2023-44487): a client that cancels more
@@ -58,6 +59,7 @@ export class Http2Front {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: limits.maxHeaderBytes,
         enablePush: false,
+        enableConnectProtocol: true, // RFC 8441: WebSocket over HTTP/2 (src/proxy/h2-websocket.ts)
       },
       maxHeaderListPairs: 128, // node's default, stated: header fields per request, pseudo-headers included
       maxSessionInvalidFrames: 100,
@@ -77,7 +79,12 @@ export class Http2Front {
       }
       handler.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     });
-    this.#server.on('connect', (_req: Http2ServerRequest, res: Http2ServerResponse) => {
+    this.#server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      if (req.stream.destroyed) return;
+      if (req.headers[':protocol'] !== undefined) {
+        handler.onExtendedConnect(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+        return;
+      }
       res.writeHead(405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-length': '0' });
       res.end();
     });

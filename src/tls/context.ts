@@ -52,10 +52,32 @@ function parseCerts(pem: Buffer, key: string, path: string): X509Certificate[] {
 }
 
 /**
- * Cipher policy: Node's defaults at OpenSSL security level 2, which refuses
- * RSA/DH keys under 2048 bits and SHA-1 signatures in certificate chains.
+ * TLS 1.2 suites of Mozilla's "intermediate" server configuration, without
+ * its DHE ones: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305, ECDSA
+ * and RSA certificates. No CBC (LUCKY13), CCM, CCM8, ARIA, CAMELLIA, and no
+ * static-RSA key exchange (no forward secrecy). TLS 1.3 suites stay as
+ * OpenSSL offers them (all AEAD).
  */
-export const CIPHERS = `${tls.DEFAULT_CIPHERS}:@SECLEVEL=2`;
+export const INTERMEDIATE_TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/**
+ * Cipher policy of the default profile, at OpenSSL security level 2, which
+ * refuses RSA/DH keys under 2048 bits and SHA-1 signatures in certificate chains.
+ */
+export const CIPHERS = `${INTERMEDIATE_TLS12_CIPHERS}:@SECLEVEL=2`;
+
+/** The cipher list for `tls.ciphers` (or the profile) and the lowest version for `tls.profile`. */
+export function cipherPolicy(t: ResolvedConfig['tls']): { ciphers: string; minVersion: tls.SecureVersion } {
+  const ciphers = t.ciphers === undefined ? CIPHERS : t.ciphers.includes('@SECLEVEL') ? t.ciphers : `${t.ciphers}:@SECLEVEL=2`;
+  return { ciphers, minVersion: t.profile === 'modern' ? 'TLSv1.3' : t.minVersion };
+}
 
 /**
  * Reads and checks `tls.*` of `config`. Throws ZtpError `ZTP_TLS_MATERIAL`
@@ -102,8 +124,7 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     key,
     ca,
     ...(crl !== undefined ? { crl } : {}),
-    minVersion: t.minVersion,
-    ciphers: CIPHERS,
+    ...cipherPolicy(t),
     honorCipherOrder: true,
     // Key-exchange groups in preference order (tls.groups, or the post-quantum-first default); see groups.ts.
     ecdhCurve: ecdhCurveOption(t.groups),

@@ -1,4 +1,4 @@
-import type { HandshakeFailureReason } from '../metrics/index.js';
+import type { HandshakeAbortReason, HandshakeFailureReason } from '../metrics/index.js';
 
 const UNKNOWN_CA = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -27,4 +27,24 @@ export function handshakeErrorReason(code: string | undefined): HandshakeFailure
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'no_certificate';
   return 'protocol';
+}
+
+/**
+ * Codes Node gives a handshake whose TCP connection the client closed: FIN
+ * ("socket hang up", ECONNRESET) or RST (read ECONNRESET), or a write into a
+ * connection already reset (EPIPE).
+ */
+const CLIENT_CLOSED = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * The `reason` label of a handshake the client abandoned, or null when it
+ * failed instead. `serverFlightSent`: the server has written its answer to a
+ * ClientHello (ServerHello … CertificateRequest …; a full handshake always
+ * requests the certificate). A client that closes the connection after that
+ * flight without answering it is a browser in its certificate-selection round
+ * (Chromium's ERR_SSL_CLIENT_AUTH_CERT_NEEDED, then a retry); one that closes
+ * before it (a port probe) or sends an alert (it refuses the server) failed.
+ */
+export function handshakeAbortReason(code: string | undefined, serverFlightSent: boolean): HandshakeAbortReason | null {
+  return serverFlightSent && code !== undefined && CLIENT_CLOSED.has(code) ? 'after_certificate_request' : null;
 }

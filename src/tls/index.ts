@@ -2,7 +2,7 @@ export { formatDN, formatName } from './dn.js';
 export { identityFromDer, type PeerIdentity } from './identity.js';
 export { IdentityCache } from './identity-cache.js';
 export { loadTlsMaterial, CIPHERS, type TlsMaterial } from './context.js';
-export { verifyFailureReason, handshakeErrorReason } from './handshake-reason.js';
+export { verifyFailureReason, handshakeErrorReason, handshakeAbortReason } from './handshake-reason.js';
 export { chainViolation, type ChainViolation } from './chain-policy.js';
 export { MaterialWatcher } from './reload.js';
 export { DEFAULT_GROUPS, ecdhCurveOption, groupOffered, groupProblems, negotiatedGroup } from './groups.js';

@@ -74,14 +74,17 @@ export interface WsUpstream {
   upgrades: http.IncomingHttpHeaders[];
   /** Plain (non-upgrade) requests. */
   requests: number;
+  /** Request line of every upgrade request (`GET /chat HTTP/1.1`). */
+  requestLines: string[];
 }
 
 /**
  * An echo upstream: answers the handshake, echoes text and binary frames,
- * answers ping and close. `GET /refuse` with Upgrade gets 403 instead.
+ * answers ping and close. `GET /refuse` with Upgrade gets 403 instead;
+ * `GET /bad-accept` gets a 101 with a wrong Sec-WebSocket-Accept.
  */
 export async function startWsEchoUpstream(t: Teardown): Promise<WsUpstream> {
-  const state: WsUpstream = { url: '', upgrades: [], requests: 0 };
+  const state: WsUpstream = { url: '', upgrades: [], requests: 0, requestLines: [] };
   const sockets = new Set<Duplex>();
   const server = http.createServer((_req, res) => {
     state.requests++;
@@ -89,6 +92,7 @@ export async function startWsEchoUpstream(t: Teardown): Promise<WsUpstream> {
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     state.upgrades.push(req.headers);
+    state.requestLines.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -97,7 +101,9 @@ export async function startWsEchoUpstream(t: Teardown): Promise<WsUpstream> {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 8\r\nconnection: close\r\n\r\nrefused\n');
       return;
     }
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`);
+    const accept = req.url === '/bad-accept' ? acceptFor('not the key') : acceptFor(key);
+    const protocol = req.headers['sec-websocket-protocol']?.split(',')[0]?.trim();
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : ''}\r\n`);
     const read = frameReader(({ opcode, payload }) => {
       if (opcode === 0x1 || opcode === 0x2) socket.write(encodeFrame(opcode, payload, false));
       else if (opcode === 0x9) socket.write(encodeFrame(0xa, payload, false));

@@ -1,7 +1,7 @@
 // The `reason` label of a failed handshake comes from OpenSSL's verify error
 // (X509_V_ERR_* as Node names it) or the handshake error code.
 import t from 'tap';
-import { handshakeErrorReason, verifyFailureReason } from '../../src/tls/handshake-reason.js';
+import { handshakeAbortReason, handshakeErrorReason, verifyFailureReason } from '../../src/tls/handshake-reason.js';
 
 t.test('verify errors', async (t) => {
   t.equal(verifyFailureReason(null, false), 'no_certificate');
@@ -22,4 +22,13 @@ t.test('handshake errors', async (t) => {
   t.equal(handshakeErrorReason('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'), 'no_certificate');
   t.equal(handshakeErrorReason('ERR_SSL_UNSUPPORTED_PROTOCOL'), 'protocol');
   t.equal(handshakeErrorReason(undefined), 'protocol');
+});
+
+t.test('aborted handshakes: the client closed after the server flight', async (t) => {
+  t.equal(handshakeAbortReason('ECONNRESET', true), 'after_certificate_request');
+  t.equal(handshakeAbortReason('EPIPE', true), 'after_certificate_request');
+  t.equal(handshakeAbortReason('ECONNRESET', false), null, 'closed before the server answered: a probe, not a browser');
+  t.equal(handshakeAbortReason('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', true), null, 'an alert from the client is a refusal');
+  t.equal(handshakeAbortReason('ERR_TLS_HANDSHAKE_TIMEOUT', true), null);
+  t.equal(handshakeAbortReason(undefined, true), null);
 });

@@ -53,8 +53,8 @@ function hexAt(s: string, i: number): number {
 }
 
 /**
- * Checks the raw path's characters and escapes. Returns a refusal reason,
- * or null. `sawEscapedSlash` is set through the returned flag.
+ * Checks the raw path's characters and escapes: the refusal reason (or
+ * null), and whether an escaped slash was seen (only possible in `decode`).
  */
 function checkPath(path: string, mode: EscapedSlashes): { reason: string | null; escapedSlash: boolean } {
   let escapedSlash = false;

@@ -6,8 +6,8 @@
  *   request at a time on a kept-alive connection; a response that closes the
  *   connection (or a connection that dies) costs only that case: the next one
  *   opens a fresh connection.
- * - H2Lane: node:http2 with `:path` and `:authority` set as given; a session
- *   that goes away is replaced for the next case.
+ * - H2Lane: node:http2 with `:path` and `:authority` set to the UTF-8 bytes
+ *   given; a session that goes away is replaced for the next case.
  *
  * An outcome is an HTTP status and body, `reset` (an HTTP/2 stream or session
  * ended without a response), `closed` (the connection closed without one),
@@ -157,7 +157,9 @@ export class H2Lane {
     const session = await this.#connect();
     let req: http2.ClientHttp2Stream;
     try {
-      req = session.request({ ':method': 'GET', ':scheme': 'https', ':path': target, ':authority': authority, ...extra });
+      // node:http2 writes header values as latin1, one byte per UTF-16 unit (U+0131 would go out as '1'): hand it the UTF-8 bytes.
+      const bytes = (v: string) => Buffer.from(v, 'utf8').toString('latin1');
+      req = session.request({ ':method': 'GET', ':scheme': 'https', ':path': bytes(target), ':authority': bytes(authority), ...extra });
     } catch (err) {
       return { kind: 'unsendable', detail: (err as Error).message };
     }

@@ -249,9 +249,27 @@ t.test('ztproxy and real upstream frameworks route every hostile case alike', as
     t.comment(`${fw}: ${tally.cases} forwarded cases; same route ${tally.same}, ztproxy stricter ${tally.stricter}, framework refused/redirected ${tally.frameworkRefused}, MISMATCHES ${tally.mismatches}`);
     t.same(lines, [], `${fw}: no case where the framework routes to a protected route ztproxy did not apply`);
   }
+  // Which hostile Hosts got through, and as what (the upstream must only ever see a canonical host).
+  const hostsThrough = new Map<string, Set<string>>();
+  for (const r of forwarded) {
+    if (r.c.kind !== 'host') continue;
+    const key = `${JSON.stringify(r.c.host)} → Host ${JSON.stringify(r.tee!.host)}, route ${r.tee!.zt}`;
+    (hostsThrough.get(key) ?? hostsThrough.set(key, new Set()).get(key)!).add(`${r.who}/${r.proto}`);
+  }
+  report.forwardedHosts = [...hostsThrough].map(([k, v]) => `${k} (${[...v].sort().join(' ')})`);
   // ZTPROXY_DIFF_REPORT=file: every framework's tally, mismatch and stricter case, as JSON (for reading a failure at leisure).
   if (process.env.ZTPROXY_DIFF_REPORT) writeFileSync(process.env.ZTPROXY_DIFF_REPORT, JSON.stringify(report, null, 2));
   for (const [name, reason] of Object.entries(skips)) if (reason) t.test(name, { skip: reason }, async () => {});
+  // Per corpus group: how its requests ended (all modes, clients and protocols).
+  const groups = new Map<string, { requests: number; refused: number; forwarded: number }>();
+  for (const r of results) {
+    const key = `${r.c.kind} ${r.c.group}`;
+    const g = groups.get(key) ?? groups.set(key, { requests: 0, refused: 0, forwarded: 0 }).get(key)!;
+    g.requests++;
+    if (r.tee !== null) g.forwarded++;
+    else g.refused++;
+  }
+  for (const [key, g] of groups) t.comment(`  ${key}: ${g.requests} requests, ${g.refused} refused by ztproxy, ${g.forwarded} forwarded`);
   const cpu = process.cpuUsage(cpu0);
   t.comment(`wall ${seconds()} s; this process's CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (client, proxy, tee and Node routers)`);
   const total = results.length;

@@ -212,7 +212,7 @@ export class RequestHandler {
       }
       const headers = upstreamRequestHeaders(
         req.rawHeaders,
-        { host: authorityOf(req)!, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+        { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
         rt.identityNames,
       );
       const limits = rt.config.limits;

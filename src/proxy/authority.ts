@@ -38,9 +38,27 @@ function ipv4(labels: readonly string[]): boolean {
   return labels.length === 4 && labels.every((l) => DEC_OCTET.test(l) && Number(l) <= 255);
 }
 
+/**
+ * Recent answers by raw value: a proxy sees few distinct Hosts, and this
+ * runs per request. Cleared when full, so hostile values cannot grow it.
+ */
+const cache = new Map<string, Authority | null>();
+const CACHE_MAX = 1024;
+
 /** The validated authority of `raw` (a Host header or `:authority`), or null when it must be refused. */
 export function parseAuthority(raw: string | undefined): Authority | null {
-  if (raw === undefined || raw.length === 0 || raw.length > 261) return null;
+  if (raw === undefined) return null;
+  let a = cache.get(raw);
+  if (a === undefined) {
+    a = parse(raw);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(raw, a);
+  }
+  return a;
+}
+
+function parse(raw: string): Authority | null {
+  if (raw.length === 0 || raw.length > 261) return null;
   const s = raw.toLowerCase();
   let host: string;
   let rest: string;

@@ -104,6 +104,8 @@ export function canonicalTarget(target: string, mode: EscapedSlashes = 'reject')
   if (check.reason !== null) return bad(check.reason);
   const path = normalizePath(rawPath);
   if (path === null) return bad('malformed path');
+  // Common case: no parameters, no escaped slash: normalization already made the match path.
+  if (!check.escapedSlash && path.indexOf(';') < 0) return { ok: true, forward: path + query, match: path };
   const segments = path.split('/');
   const match: string[] = [''];
   for (let i = 1; i < segments.length; i++) {

@@ -73,7 +73,7 @@ export class ProxyServer {
     this.#handshakeLog = new HandshakeFailureLog(deps.log);
     this.#handshakeLog.startAutoFlush();
     this.#updateExpiry();
-    const handler = new RequestHandler(() => this.#runtime, deps.log);
+    const handler = new RequestHandler(() => this.#runtime, deps.log, deps.metrics);
     const limits = config.limits;
     this.#http = http.createServer({
       maxHeaderSize: limits.maxHeaderBytes,
@@ -177,6 +177,17 @@ export class ProxyServer {
   /** Replaces the session ticket keys (periodic rotation; all workers get the same). */
   setTicketKeys(keys: Buffer): void {
     this.#tls.setTicketKeys(keys);
+  }
+
+  /** Pool and admission state of every upstream address of the current config (tests, /readyz). */
+  upstreamStats(): { route: string; origin: string; connected: number; free: number; pending: number; running: number; inFlight: number; queued: number }[] {
+    return this.#runtime.routes.flatMap((r) =>
+      r.upstream.origins.map((origin, i) => {
+        const s = r.upstream.pool(i).stats;
+        const a = r.upstream.admission(i);
+        return { route: r.route.name, origin, connected: s.connected, free: s.free, pending: s.pending, running: s.running, inFlight: a.inFlight, queued: a.waiting };
+      }),
+    );
   }
 
   /** Readiness: listening and material loaded. */

@@ -20,7 +20,7 @@ import { AccessLog } from './log/access-log.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
-import { Http2Front } from './proxy/http2-front.js';
+import { destroyConnection, Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
 import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
@@ -197,7 +197,9 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets in-flight requests finish for up to `drainMs`,
-   * then closes what is left. Idempotent.
+   * then destroys what is left: every client connection (TLS and TCP) and
+   * every upstream pool (`destroy`, never an unbounded `close`). Resolves
+   * within `drainMs` + about 1 s whatever state the pools are in. Idempotent.
    */
   close(drainMs = this.#config.limits.drainTimeoutMs): Promise<void> {
     this.#closing ??= this.#drain(drainMs);
@@ -214,12 +216,14 @@ export class ProxyServer {
       this.#h2.close();
       await new Promise((r) => setTimeout(r, 50));
     }
-    for (const s of this.#sockets) s.destroy();
-    await closed;
+    this.#h2.destroy();
+    for (const s of this.#sockets) destroyConnection(s);
+    const bounded = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+    await bounded(closed);
     this.#handshakeLog.close();
     this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
-    await this.#runtime.close();
+    await bounded(this.#runtime.destroy());
   }
 
   #updateExpiry(): void {

@@ -95,6 +95,15 @@ export class Http2Front {
     for (const s of this.#sessions) if (!s.closed && !s.destroyed) s.close();
   }
 
+  /** Destroys every session and its connection now (the end of a drain). */
+  destroy(): void {
+    for (const s of this.#sessions) {
+      const socket = this.#socketOf.get(s);
+      if (!s.destroyed) s.destroy();
+      if (socket !== undefined) destroyConnection(socket);
+    }
+  }
+
   #onSession = (session: ServerHttp2Session): void => {
     this.#sessions.add(session);
     if (this.#accepting !== null) this.#socketOf.set(session, this.#accepting);

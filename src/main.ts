@@ -59,6 +59,8 @@ if (isMain()) {
       // Long-running commands (serve, renew --daemon) resolve only when they are done.
       process.exitCode = code;
       if (code !== 0) process.exit(code);
+      // A command that is done exits even if a handle outlives it (e.g. a socket still closing after a drain).
+      setTimeout(() => process.exit(code), 500).unref();
     },
     (err) => {
       process.stderr.write(`error: ${describeError(err)}\n`);

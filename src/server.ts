@@ -30,7 +30,7 @@ import { AccessLog } from './log/access-log.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
-import { Http2Front } from './proxy/http2-front.js';
+import { destroyConnection, Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
 import { chainViolation, handshakeAbortReason, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
@@ -93,7 +93,7 @@ export class ProxyServer {
     this.#abortLog = new HandshakeFailureLog(deps.log, { level: 'debug', message: HANDSHAKE_ABORTED_MSG, summaryMessage: HANDSHAKE_ABORTED_SUPPRESSED_MSG });
     this.#abortLog.startAutoFlush();
     this.#updateExpiry();
-    const handler = new RequestHandler(() => this.#runtime, deps.log);
+    const handler = new RequestHandler(() => this.#runtime, deps.log, deps.metrics);
     const limits = config.limits;
     this.#http = http.createServer({
       maxHeaderSize: limits.maxHeaderBytes,
@@ -199,6 +199,17 @@ export class ProxyServer {
     this.#tls.setTicketKeys(keys);
   }
 
+  /** Pool and admission state of every upstream address of the current config (tests, /readyz). */
+  upstreamStats(): { route: string; origin: string; connected: number; free: number; pending: number; running: number; inFlight: number; queued: number }[] {
+    return this.#runtime.routes.flatMap((r) =>
+      r.upstream.origins.map((origin, i) => {
+        const s = r.upstream.pool(i).stats;
+        const a = r.upstream.admission(i);
+        return { route: r.route.name, origin, connected: s.connected, free: s.free, pending: s.pending, running: s.running, inFlight: a.inFlight, queued: a.waiting };
+      }),
+    );
+  }
+
   /** Readiness: listening and material loaded. */
   get listening(): boolean {
     return this.#tls.listening;
@@ -206,7 +217,9 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets in-flight requests finish for up to `drainMs`,
-   * then closes what is left. Idempotent.
+   * then destroys what is left: every client connection (TLS and TCP) and
+   * every upstream pool (`destroy`, never an unbounded `close`). Resolves
+   * within `drainMs` + about 1 s whatever state the pools are in. Idempotent.
    */
   close(drainMs = this.#config.limits.drainTimeoutMs): Promise<void> {
     this.#closing ??= this.#drain(drainMs);
@@ -223,13 +236,15 @@ export class ProxyServer {
       this.#h2.close();
       await new Promise((r) => setTimeout(r, 50));
     }
-    for (const s of this.#sockets) s.destroy();
-    await closed;
+    this.#h2.destroy();
+    for (const s of this.#sockets) destroyConnection(s);
+    const bounded = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+    await bounded(closed);
     this.#handshakeLog.close();
     this.#abortLog.close();
     this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
-    await this.#runtime.close();
+    await bounded(this.#runtime.destroy());
   }
 
   #updateExpiry(): void {

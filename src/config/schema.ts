@@ -120,6 +120,7 @@ export const ConfigSchema = T.Object(
     metrics: T.Object(
       {
         listen: T.Union([T.String({ minLength: 3 }), T.Literal(false)], { default: '127.0.0.1:9464', description: 'HOST:PORT of /metrics, /healthz, /readyz, or false (default 127.0.0.1:9464)' }),
+        upstreamProbeIntervalMs: Ms(5_000, '/readyz: every upstream address gets a TCP connect probe this often; not ready when none answered within the last interval'),
       },
       { ...strict, default: {} },
     ),
@@ -159,6 +160,21 @@ export const ConfigSchema = T.Object(
         }),
         streamResetWindowMs: Ms(10_000, 'window of maxStreamResets'),
         upgradeIdleTimeoutMs: Ms(300_000, 'WebSocket and other upgraded connections idle (no byte either way) for longer are closed'),
+        requestBufferBytes: T.Integer({
+          minimum: 0,
+          maximum: 16_777_216,
+          default: 65_536,
+          description: 'request bodies up to this size are read whole before an upstream connection is taken; larger ones stream (default 65536, like nginx client_body_buffer_size with proxy_request_buffering)',
+        }),
+        bodyTimeoutMs: Ms(60_000, 'a request body that sends nothing for this long is answered 408 and its upstream request aborted (nginx client_body_timeout)'),
+        sendTimeoutMs: Ms(60_000, 'a client that reads nothing of its response for this long is disconnected and the upstream released (nginx send_timeout)'),
+        maxConcurrentPerIdentity: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 64,
+          description: 'requests one subject DN may have in flight per worker; more get 429 with Retry-After (default 64: half of the default 128 pooled connections of an upstream address; nginx limit_conn on $ssl_client_s_dn)',
+        }),
+        upstreamQueueTimeoutMs: Ms(10_000, 'a request waiting this long for a free pooled upstream connection is answered 503'),
       },
       { ...strict, default: {} },
     ),

@@ -13,8 +13,9 @@ import type { EchoUpstream } from '../dev/echo-upstream.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
 import { ProxyServer } from '../server.js';
+import { UpstreamProbe } from '../proxy/upstream-probe.js';
 import { MaterialWatcher } from '../tls/index.js';
-import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, warnInsecure, warnRuntime, watchedFiles, type ServeOptions } from './serve.js';
+import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, STOP_GRACE_MS, warnInsecure, warnRuntime, watchedFiles, type ServeOptions } from './serve.js';
 
 const MSG_RELOAD = 'ztproxy:reload';
 const MSG_STOP = 'ztproxy:stop';
@@ -71,6 +72,10 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
     for (const w of Object.values(cluster.workers ?? {})) if (w) sendKeys(w);
   }, TICKET_KEY_ROTATION_MS);
   rotate.unref();
+  // The primary probes the upstreams itself (TCP connect, see UpstreamProbe): workers need not report.
+  let current = config;
+  const probe = new UpstreamProbe(() => current);
+  if (config.metricsAddress) probe.start();
   const metricsListener = config.metricsAddress
     ? await startMetricsListener({
         host: config.metricsAddress.host,
@@ -78,13 +83,13 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
         aggregate: () => aggregator.metrics(),
         ready: () => {
           const n = Object.keys(cluster.workers ?? {}).length;
-          return { ok: n > 0, checks: { workers: n > 0 } };
+          const u = probe.report();
+          return { ok: n > 0 && u.ok, checks: { workers: n > 0, ...u.checks } };
         },
       })
     : null;
   log.info({ workers: count, metrics: metricsListener?.address() ?? null }, 'ztproxy primary started');
   return new Promise<number>((resolve) => {
-    let current = config;
     let watcher: MaterialWatcher | null = null;
     const watch = () => {
       watcher?.close();
@@ -110,10 +115,11 @@ export async function runPrimary(o: ServeOptions, config: ResolvedConfig, count:
       log.info({ signal }, 'draining workers');
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
       clearInterval(rotate);
+      probe.stop();
       watcher?.close();
       const exits = workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
       for (const w of workers) w.send({ type: MSG_STOP });
-      const hardStop = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), config.limits.drainTimeoutMs + 5_000);
+      const hardStop = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), config.limits.drainTimeoutMs + STOP_GRACE_MS);
       void Promise.all(exits).then(async () => {
         clearTimeout(hardStop);
         aggregator.close();
@@ -147,6 +153,10 @@ export async function runWorker(o: ServeOptions): Promise<number> {
     const reloader = new Reloader(server, o, log, false);
     const stop = () => {
       reloader.close();
+      setTimeout(() => {
+        flush();
+        resolve(EXIT.ok);
+      }, config.limits.drainTimeoutMs + STOP_GRACE_MS).unref();
       void server.close().then(() => {
         flush();
         resolve(EXIT.ok);

@@ -16,8 +16,12 @@ import { createLogger } from '../log/logger.js';
 import { createMetrics, startMetricsListener, type MetricsListener } from '../metrics/index.js';
 import { loadTlsMaterial, MaterialWatcher } from '../tls/index.js';
 import { nodeLineStatus, RECOMMENDED_NODE } from '../node-support.js';
+import { UpstreamProbe } from '../proxy/upstream-probe.js';
 import { ProxyServer } from '../server.js';
 import { runPrimary, runWorker } from './cluster.js';
+
+/** After drainTimeoutMs, how long the rest of a stop may take before the process exits anyway. */
+export const STOP_GRACE_MS = 1_500;
 
 export interface ServeOptions {
   config?: string;
@@ -119,12 +123,19 @@ async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpst
   const server = await ProxyServer.create(config, { log, metrics });
   const address = await server.listen(socketActivationHandle());
   let metricsListener: MetricsListener | null = null;
+  let probe: UpstreamProbe | null = null;
   if (config.metricsAddress) {
+    probe = new UpstreamProbe(() => server.config);
+    probe.start();
+    const upstreams = probe;
     metricsListener = await startMetricsListener({
       host: config.metricsAddress.host,
       port: config.metricsAddress.port,
       registry,
-      ready: () => ({ ok: server.listening, checks: { listening: server.listening, tlsMaterial: true } }),
+      ready: () => {
+        const u = upstreams.report();
+        return { ok: server.listening && u.ok, checks: { listening: server.listening, tlsMaterial: true, ...u.checks } };
+      },
     });
   }
   log.info({ listen: `${address.host}:${address.port}`, metrics: metricsListener?.address() ?? null, routes: config.routes.map((r) => r.name) }, 'ztproxy listening');
@@ -140,7 +151,14 @@ async function runSingle(o: ServeOptions, config: ResolvedConfig, echo: EchoUpst
       log.info({ signal }, 'draining');
       process.off('SIGHUP', onHup);
       reloader.close();
+      probe?.stop();
       clearInterval(rotate);
+      // The drain destroys what is left after drainTimeoutMs; this bounds everything after it too.
+      setTimeout(() => {
+        log.warn({ drainTimeoutMs: config.limits.drainTimeoutMs }, 'drain overran; exiting');
+        flush();
+        resolve(EXIT.ok);
+      }, config.limits.drainTimeoutMs + STOP_GRACE_MS).unref();
       void server
         .close()
         .then(() => metricsListener?.close())

@@ -39,6 +39,17 @@ export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 export const HTTP2_CUT_REASONS = ['rapid_reset', 'protocol_error'] as const;
 export type Http2CutReason = (typeof HTTP2_CUT_REASONS)[number];
 
+/**
+ * Why ztproxy refused or cut a request to protect its upstreams, as the
+ * `reason` label of `ztproxy_requests_refused_total`: `identity_limit` (429,
+ * limits.maxConcurrentPerIdentity), `queue_timeout` (503,
+ * limits.upstreamQueueTimeoutMs), `body_timeout` (408, limits.bodyTimeoutMs),
+ * `send_timeout` (client disconnected, limits.sendTimeoutMs),
+ * `body_incomplete` (the client's body did not arrive whole: upstream aborted).
+ */
+export const REFUSED_REASONS = ['identity_limit', 'queue_timeout', 'body_timeout', 'send_timeout', 'body_incomplete'] as const;
+export type RefusedReason = (typeof REFUSED_REASONS)[number];
+
 /** Certificates whose expiry is exported, as the `cert` label. */
 export const EXPIRY_CERTS = ['server', 'client_ca', 'crl_next_update'] as const;
 
@@ -70,6 +81,7 @@ export interface Metrics {
   readonly certificateExpiry: Gauge<'cert'>;
   readonly configReloads: Counter<'result'>;
   readonly http2SessionsCut: Counter<'reason'>;
+  readonly requestsRefused: Counter<'reason'>;
   /** Creates the zero series of every configured route (call at start and after each reload). */
   initRoutes(routeNames: readonly string[]): void;
 }
@@ -153,7 +165,15 @@ export function createMetrics(registry: Registry): Metrics {
     registers,
   });
 
+  const requestsRefused = new Counter({
+    name: 'ztproxy_requests_refused_total',
+    help: 'Requests refused or cut off to protect the upstreams, by reason (per-identity cap, queue timeout, body and send timeouts, incomplete body)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
   handshakes.inc({ result: 'ok', reason: '' }, 0);
+  for (const reason of REFUSED_REASONS) requestsRefused.inc({ reason }, 0);
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
   for (const reason of HANDSHAKE_ABORT_REASONS) handshakes.inc({ result: 'aborted', reason }, 0);
@@ -177,6 +197,7 @@ export function createMetrics(registry: Registry): Metrics {
     certificateExpiry,
     configReloads,
     http2SessionsCut,
+    requestsRefused,
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);

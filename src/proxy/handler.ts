@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Metrics, RefusedReason } from '../metrics/index.js';
+import { IdentityLimiter } from './admission.js';
 import type { ClientConnection } from './connection.js';
 import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -49,20 +51,24 @@ export interface Target {
 export class RequestHandler {
   readonly #runtime: () => Runtime;
   readonly #log: Logger;
+  /** Requests in flight per subject DN, across config generations. */
+  readonly identities = new IdentityLimiter();
+  readonly #refused: (reason: RefusedReason) => void;
   /** Exchange settings of the runtime they were made for (one object per config, not per request). */
   #ctxRuntime: Runtime | null = null;
-  #ctx: ExchangeContext = { accessLog: false };
+  #ctx: ExchangeContext | null = null;
 
-  constructor(runtime: () => Runtime, log: Logger) {
+  constructor(runtime: () => Runtime, log: Logger, metrics: Metrics) {
     this.#runtime = runtime;
     this.#log = log;
+    this.#refused = (reason) => metrics.requestsRefused.inc({ reason });
   }
 
   #exchangeContext(rt: Runtime): ExchangeContext {
-    if (rt !== this.#ctxRuntime) {
+    if (rt !== this.#ctxRuntime || this.#ctx === null) {
       this.#ctxRuntime = rt;
       // No record is built for a line the logger's level would drop.
-      this.#ctx = { accessLog: rt.config.log.access && this.#log.isLevelEnabled('info') };
+      this.#ctx = { accessLog: rt.config.log.access && this.#log.isLevelEnabled('info'), limits: rt.config.limits, identities: this.identities, refused: this.#refused };
     }
     return this.#ctx;
   }
@@ -142,7 +148,7 @@ export class RequestHandler {
       rt.identityNames,
     );
     const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, this.#exchangeContext(rt), t0);
-    ex.start({ method: req.method as 'GET', path: target.path, headers, body: hasBody ? req : null });
+    ex.start({ method: req.method as 'GET', path: target.path, headers, body: null }, hasBody ? req : null);
   }
 
   /**

@@ -110,6 +110,15 @@ export class Http2Front {
     for (const s of this.#sessions) if (!s.closed && !s.destroyed) s.close();
   }
 
+  /** Destroys every session and its connection now (the end of a drain). */
+  destroy(): void {
+    for (const s of this.#sessions) {
+      const socket = this.#socketOf.get(s);
+      if (!s.destroyed) s.destroy();
+      if (socket !== undefined) destroyConnection(socket);
+    }
+  }
+
   #onSession = (session: ServerHttp2Session): void => {
     this.#sessions.add(session);
     if (this.#accepting !== null) this.#socketOf.set(session, this.#accepting);
@@ -142,11 +151,25 @@ export class Http2Front {
     this.#metrics.http2SessionsCut.inc({ reason });
     const log = socket?.[kConnection]?.log ?? this.#log;
     log.warn({ reason, ...extra }, 'http2 session cut off');
-    if (!session.destroyed) {
-      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-      session.destroy();
-    }
-    // GOAWAY is queued; the socket closes behind it. A peer that never closes its side must not keep it open.
-    if (socket !== undefined) setTimeout(() => socket.destroy(), 1000).unref();
+    // GOAWAY first, on its own: `session.destroy()` right behind it tears nghttp2 down before the frame is
+    // written, and only `end()`s the socket, which a peer that keeps sending (or never reads) holds open.
+    if (!session.destroyed && !session.closed) session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    const kill = () => {
+      if (!session.destroyed) session.destroy();
+      if (socket !== undefined) destroyConnection(socket);
+    };
+    // One turn of the event loop lets the GOAWAY out; the fallback closes the connection whatever happens.
+    setTimeout(kill, 50).unref();
+    setTimeout(kill, 1000).unref();
   }
+}
+
+/**
+ * Closes a client connection for good: the TLS socket and the TCP socket
+ * under it (`_parent`). Once node:http2 has consumed the TLS socket's
+ * handle, destroying the TLS socket alone may leave the TCP connection open.
+ */
+export function destroyConnection(socket: TLSSocket): void {
+  socket.destroy();
+  (socket as unknown as { _parent?: { destroy(): void } })._parent?.destroy();
 }

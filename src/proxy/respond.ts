@@ -5,22 +5,35 @@ const REASON: Record<number, string> = {
   403: 'forbidden by identity policy',
   404: 'no route',
   405: 'method not allowed',
+  408: 'request timeout',
   421: 'misdirected request: TLS server name and Host name different virtual hosts',
+  429: 'too many requests',
   431: 'request header fields too large',
   502: 'upstream unavailable',
+  503: 'upstream busy',
   504: 'upstream timed out',
 };
 
 /**
- * Answers with a small JSON error carrying the request id; never throws (a
- * response that cannot be written is destroyed). Whatever an earlier
- * writeHead that threw left behind (headers of a malformed upstream
- * response, its reason phrase) is cleared first.
+/**
+ * True when nothing can be sent on `res` any more. An HTTP/2 compat response
+ * has no `.destroyed`: its stream tells.
  */
-export function sendError(res: ServerResponse, status: number, requestId: string, message = REASON[status] ?? 'error', close = false): void {
-  if (res.headersSent || res.destroyed) return;
+export function responseGone(res: ServerResponse): boolean {
+  const stream = (res as ServerResponse & { stream?: { destroyed: boolean; closed: boolean } }).stream;
+  return stream !== undefined ? stream.destroyed || stream.closed : res.destroyed;
+}
+
+/**
+ * Answers with a small JSON error carrying the request id (plus `extra`
+ * header pairs); never throws (a response that cannot be written is
+ * destroyed). Whatever an earlier writeHead that threw left behind (headers
+ * of a malformed upstream response, its reason phrase) is cleared first.
+ */
+export function sendError(res: ServerResponse, status: number, requestId: string, message = REASON[status] ?? 'error', close = false, extra: readonly string[] = []): void {
+  if (res.headersSent || responseGone(res)) return;
   const body = JSON.stringify({ error: message, status, requestId }) + '\n';
-  const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId];
+  const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId, ...extra];
   const h2 = 'stream' in res;
   if (close && !h2) headers.push('connection', 'close'); // an HTTP/2 response (it has .stream) has no Connection header
   try {

@@ -101,4 +101,9 @@ export class Runtime {
   async close(): Promise<void> {
     await Promise.all(this.routes.map((r) => r.upstream.close()));
   }
+
+  /** Destroys the pools now (the end of a drain): bounded, whatever state they are in. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.routes.map((r) => r.upstream.destroy()));
+  }
 }

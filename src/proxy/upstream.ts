@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { ResolvedUpstream } from '../config/index.js';
 import { ZtpError } from '../errors.js';
+import { Admission } from './admission.js';
 
 /** How long an address whose connect failed is skipped. */
 const DOWN_MS = 5_000;
@@ -38,6 +39,8 @@ function readUpstreamTls(u: ResolvedUpstream, at: string): { ca?: Buffer; cert?:
 export class Upstream {
   readonly origins: readonly string[];
   readonly #pools: Pool[];
+  /** One per pool: at most `connections` requests in flight, the rest queue with a timeout. */
+  readonly #admissions: Admission[];
   readonly #downUntil: number[];
   #next = 0;
 
@@ -66,6 +69,7 @@ export class Upstream {
             : {}),
         }),
     );
+    this.#admissions = u.origins.map(() => new Admission(u.connections));
     this.#downUntil = u.origins.map(() => 0);
   }
 
@@ -86,6 +90,10 @@ export class Upstream {
 
   pool(i: number): Pool {
     return this.#pools[i]!;
+  }
+
+  admission(i: number): Admission {
+    return this.#admissions[i]!;
   }
 
   get size(): number {
@@ -115,5 +123,10 @@ export class Upstream {
   /** Closes the pools after in-flight requests finish. */
   async close(): Promise<void> {
     await Promise.all(this.#pools.map((p) => p.close().catch(() => {})));
+  }
+
+  /** Destroys the pools now: every connection closed, requests in flight and queued fail. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.#pools.map((p) => p.destroy().catch(() => {})));
   }
 }

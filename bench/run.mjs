@@ -411,16 +411,22 @@ async function idleTest(sys, c) {
     client.on('exit', (code) => reject(new Error(`${sys}: idle client exited ${code}: ${buf}`)));
   });
   const m = line.match(/^open (\d+) failed (\d+)/);
-  if (!m || Number(m[2]) !== 0 || Number(m[1]) !== IDLE) throw new Error(`${sys}: idle client: ${line}`);
+  // On a loaded machine opening IDLE connections can take longer than ztproxy's keep-alive timeout (60 s): the
+  // first ones are then closed while the last open. Those free their memory, so the growth is divided by the
+  // connections still held; any other failure, or fewer than half held, spoils the measurement.
+  const held = m ? Number(m[1]) - Number(m[2]) : 0;
+  const onlyIdleClosed = m && (Number(m[2]) === 0 || line.endsWith('"closed while idle"'));
+  if (!m || !onlyIdleClosed || Number(m[1]) !== IDLE || held < IDLE / 2) throw new Error(`${sys}: idle client: ${line}`);
+  if (held < IDLE) console.log(`idle ${sys}: ${IDLE - held} of ${IDLE} connections closed by the proxy's keep-alive timeout before all were open; per connection over the ${held} held`);
   await sleep(2000); // let the proxy settle (timers, GC) before reading its resident size
   const after = memory(pid).rssKB;
   client.stdin.end();
   await stop(`idle-${sys}`);
   // With few connections a collection of garbage from the load runs can outweigh their growth: the RSS then
   // shrinks, and a negative "KB per connection" would pass any goal. Not a measurement; say so instead.
-  const perConnKB = after > before ? (after - before) / IDLE : null;
+  const perConnKB = after > before ? (after - before) / held : null;
   if (perConnKB === null) console.log(`idle ${sys}: RSS shrank while holding ${IDLE} connections (a GC outweighed them): not measured; raise IDLE`);
-  return { beforeKB: before, afterKB: after, perConnKB };
+  return { beforeKB: before, afterKB: after, perConnKB, held };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,6 +476,7 @@ function summarize(results) {
       idleKB: r.idle?.perConnKB ?? null,
       idleFromMB: r.idle ? r.idle.beforeKB / 1024 : null,
       idleToMB: r.idle ? r.idle.afterKB / 1024 : null,
+      idleHeld: r.idle?.held ?? null,
     };
   }
   return rows;
@@ -481,7 +488,7 @@ function table(rows) {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = Object.entries(rows).map(
     ([sys, r]) =>
-      `| ${sys} | ${f(r.kaRps)} | ${f(r.kaRatio, 2)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${f(r.hsRatio, 2)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${f(r.rsRatio, 2)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}) | ${GROUPS[sys] ? `${GROUPS[sys].loadGen} / ${GROUPS[sys].node}` : '–'} |`,
+      `| ${sys} | ${f(r.kaRps)} | ${f(r.kaRatio, 2)} | ${f(r.kaCpuUs, 1)} | ${f(r.kaMean, 2)} | ${f(r.kaP99)} | ${f(r.hsRps)} | ${f(r.hsRatio, 2)} | ${f(r.hsCpuMs, 2)} | ${f(r.hsP99)} | ${f(r.rsRate)} | ${f(r.rsRatio, 2)} | ${f(r.rsCpuMs, 2)} | ${r.rsReused === null ? '–' : Math.round(r.rsReused * 100) + ' %'} | ${f(r.peakMB, 1)} (${f(r.totalPeakMB, 1)}) | ${f(r.idleKB, 1)} (${f(r.idleFromMB)}→${f(r.idleToMB)}${r.idleHeld !== null && r.idleHeld < IDLE ? `, ${r.idleHeld} held` : ''}) | ${GROUPS[sys] ? `${GROUPS[sys].loadGen} / ${GROUPS[sys].node}` : '–'} |`,
   );
   return [head, ...lines].join('\n');
 }

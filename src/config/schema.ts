@@ -92,7 +92,8 @@ export const ConfigSchema = T.Object(
         verifyDepth: T.Integer({ minimum: 1, maximum: 16, default: 3, description: 'maximum client chain depth below the trust anchor (default 3)' }),
         sessionResumption: T.Boolean({ default: false, description: 'TLS session resumption (default false)' }),
         groups: T.Optional(
-          T.Array(T.String({ minLength: 1, maxLength: 64 }), {
+          // One name per entry: no OpenSSL list syntax (`:`, `/` tuples, `?` or `*` prefixes) smuggled into it.
+          T.Array(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'one group name, e.g. X25519MLKEM768' }), {
             minItems: 1,
             maxItems: 32,
             description:

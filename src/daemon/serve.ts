@@ -76,6 +76,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       `server certificate: ${m.serverSubject}, expires ${new Date(m.serverNotAfterMs).toISOString()}`,
       `client CAs: ${m.clientCaSubjects.join('; ')}`,
       `CRLs: ${m.crlCount}${m.crlNextUpdateMs !== null ? `, next update ${new Date(m.crlNextUpdateMs).toISOString()}` : ''}`,
+      `key exchange groups: ${String(m.options.ecdhCurve).split(':').join(', ')} (Node ${process.version}, OpenSSL ${process.versions.openssl})`,
       ...config.routes.map((r) => `route ${r.name}: ${r.host ?? '*'}${r.pathPrefix} -> ${r.upstream.origins.join(', ')}${r.allow || r.deny ? ' (policy)' : ''}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');

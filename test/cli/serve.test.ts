@@ -23,6 +23,7 @@ t.test('exit codes and messages', async (t) => {
   t.equal(check.status, 0, check.stderr);
   t.match(check.stdout, /config ok/);
   t.match(check.stdout, /route api: \*\/ -> http:\/\/127\.0\.0\.1:9/);
+  t.match(check.stdout, /^key exchange groups: (X25519MLKEM768, )?X25519, P-256, P-384 \(Node v\d/m, 'the groups this runtime offers, in order');
 
   const typo = join(dir, 'typo.yaml');
   writeFileSync(typo, readFileSync(good, 'utf8') + 'identityHeaders:\n  subjectDn: X-DN\n');

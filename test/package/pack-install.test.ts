@@ -75,7 +75,9 @@ t.test('pack, install -g into a prefix, run the bin', { skip: npmMissing && 'npm
   const bin = join(prefix, 'bin', 'ztproxy');
   const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   t.equal(version.status, 0, 'ztproxy --version exits 0', { stderr: version.stderr });
-  t.equal(version.stdout.trim(), pkg.version, 'prints the package.json version');
+  const lines = version.stdout.trim().split('\n');
+  t.equal(lines[0], pkg.version, 'prints the package.json version on its first line');
+  t.match(lines.slice(1).join('\n'), /^node v\d+\.\d+\.\d+.*\nopenssl \d/, 'then the Node and OpenSSL versions');
 
   const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
   t.equal(help.status, 0, 'ztproxy --help exits 0', { stderr: help.stderr });

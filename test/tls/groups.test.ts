@@ -43,6 +43,9 @@ t.test('tls.groups is checked at load', async (t) => {
   t.match(err?.problems[0]?.message, /unknown group "X25519Kyber768Draft00"/);
   t.throws(() => resolveConfig({ tls: { ...tls, groups: [] }, routes }), { code: 'ZTP_CONFIG_INVALID' }, 'an empty list');
   t.throws(() => resolveConfig({ tls: { ...tls, groups: 'X25519' }, routes }), { code: 'ZTP_CONFIG_INVALID' }, 'a string, not a list');
+  for (const bad of ['X25519:P-256', '*X25519', '?X25519MLKEM768', 'X25519/P-256', '']) {
+    t.throws(() => resolveConfig({ tls: { ...tls, groups: [bad] }, routes }), { code: 'ZTP_CONFIG_INVALID' }, `OpenSSL list syntax in one entry: ${JSON.stringify(bad)}`);
+  }
   t.same(groupProblems(['X25519', 'P-256', 'x25519']).map(([i]) => i), [2], 'a group twice, on any OpenSSL');
   if (!groupOffered('X25519MLKEM768')) {
     t.match(groupProblems(['X25519MLKEM768'])[0]?.[1], /not offered by OpenSSL 3\.0/, 'on a runtime without ML-KEM the error says which OpenSSL');

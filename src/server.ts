@@ -10,7 +10,7 @@
  * client is ever parsed, let alone forwarded. This also gives the exact
  * OpenSSL verify error for the metrics (`authorizationError`).
  */
-import { constants, randomBytes, type X509Certificate } from 'node:crypto';
+import { constants, randomBytes, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
@@ -20,10 +20,11 @@ import { AccessLog } from './log/access-log.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
+import { ConnectionLifetime, SWEEP_INTERVAL_MS } from './proxy/connection-lifetime.js';
 import { Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import { chainViolation, handshakeErrorReason, IdentityCache, loadTlsMaterial, PeerRecheck, verifyFailureReason, type RecheckFailure, type TlsMaterial } from './tls/index.js';
 import type { HandshakeFailureReason } from './metrics/index.js';
 
 const kAcceptedAt = Symbol('ztproxy.acceptedAt');
@@ -62,6 +63,11 @@ export class ProxyServer {
   #nextConnId = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
   #closing: Promise<void> | null = null;
+  readonly #lifetime: ConnectionLifetime;
+  readonly #sweep: NodeJS.Timeout;
+  /** The recheck of the material of the last reload, and when it was applied (performance.now()). */
+  #recheck: PeerRecheck | null = null;
+  #reloadedAt = -Infinity;
 
   private constructor(config: ResolvedConfig, material: TlsMaterial, deps: ProxyServerDeps) {
     this.#config = config;
@@ -84,6 +90,8 @@ export class ProxyServer {
       requireHostHeader: true,
       insecureHTTPParser: false,
     });
+    // Connection: close on the last response; requests pipelined past it get 503.
+    this.#http.maxRequestsPerSocket = limits.maxRequestsPerConnection;
     this.#http.on('request', handler.onRequest);
     this.#http.on('connect', handler.onConnect);
     this.#http.on('upgrade', handler.onUpgrade);
@@ -91,6 +99,11 @@ export class ProxyServer {
     // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
     this.#http.emit('listening');
     this.#h2 = new Http2Front(handler, limits, deps.metrics, deps.log);
+    this.#lifetime = new ConnectionLifetime(limits.maxConnectionAgeMs, this.#h2);
+    this.#http.prependListener('request', this.#lifetime.onRequest);
+    this.#http.prependListener('upgrade', this.#lifetime.onUpgrade);
+    this.#sweep = setInterval(() => this.#lifetime.sweep(this.#sockets), SWEEP_INTERVAL_MS);
+    this.#sweep.unref();
     this.#tls = tls.createServer({
       ...material.options,
       requestCert: true,
@@ -165,9 +178,14 @@ export class ProxyServer {
       this.#runtime = runtime;
       this.#config = config;
       this.#material = material;
+      this.#lifetime.maxAgeMs = config.limits.maxConnectionAgeMs;
+      this.#http.maxRequestsPerSocket = config.limits.maxRequestsPerConnection;
       this.#updateExpiry();
       this.#metrics.configReloads.inc({ result: 'ok' });
       void old.close();
+      this.#recheck = new PeerRecheck(material.clientCAs, config.tls.verifyDepth, material.crlDer);
+      this.#reloadedAt = performance.now();
+      await this.#recheckConnections(this.#recheck);
     } catch (err) {
       this.#metrics.configReloads.inc({ result: 'failed' });
       throw err;
@@ -194,6 +212,7 @@ export class ProxyServer {
   }
 
   async #drain(drainMs: number): Promise<void> {
+    clearInterval(this.#sweep);
     const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
     this.#http.closeIdleConnections();
     this.#h2.close();
@@ -209,6 +228,44 @@ export class ProxyServer {
     this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
     await this.#runtime.close();
+  }
+
+  /**
+   * Closes every established connection whose client certificate does not
+   * verify against the material `recheck` was built from (revoked, CA
+   * removed, expired): HTTP/1.1 and upgraded tunnels are destroyed, HTTP/2
+   * gets GOAWAY. Counted in `ztproxy_connections_revoked_total` and logged
+   * with the DN. Certificates shared by many connections are checked once;
+   * the event loop is yielded every 256 connections.
+   */
+  async #recheckConnections(recheck: PeerRecheck): Promise<void> {
+    const verdicts = new Map<string, RecheckFailure | null>();
+    let n = 0;
+    for (const s of [...this.#sockets]) {
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      if (s.destroyed || recheck !== this.#recheck) continue;
+      this.#recheckOne(s, recheck, verdicts);
+    }
+  }
+
+  #recheckOne(s: tls.TLSSocket, recheck: PeerRecheck, verdicts?: Map<string, RecheckFailure | null>): void {
+    const conn = (s as ConnectionSocket)[kConnection];
+    if (conn === undefined) return;
+    // The peer's leaf and chain as OpenSSL keeps them for the connection: nothing is stored per connection for this.
+    let leaf = s.getPeerX509Certificate();
+    if (leaf === undefined) leaf = new X509Certificate(conn.identity.der);
+    let key = leaf.raw.toString('latin1');
+    for (const c of chainOf(leaf)) key += c.toString('latin1');
+    let verdict = verdicts?.get(key);
+    if (verdict === undefined) {
+      verdict = recheck.check(leaf);
+      verdicts?.set(key, verdict);
+    }
+    if (verdict === null) return;
+    this.#metrics.connectionsRevoked.inc({ reason: verdict });
+    const id = conn.identity;
+    conn.log.warn({ dn: id.subjectDN, issuer: id.issuerDN, serial: id.serial, reason: verdict, protocol: s.alpnProtocol || 'http/1.1' }, 'connection closed: client certificate no longer verifies');
+    this.#lifetime.kill(s);
   }
 
   #updateExpiry(): void {
@@ -264,6 +321,7 @@ export class ProxyServer {
     if (t0 !== undefined) m.handshakeDuration.observe({ result: 'ok' }, (performance.now() - t0) / 1000);
     m.connectionsActive.inc();
     this.#sockets.add(s);
+    this.#lifetime.track(s);
     s.once('close', () => {
       m.connectionsActive.dec();
       this.#sockets.delete(s);
@@ -273,6 +331,8 @@ export class ProxyServer {
     (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log, this.#access);
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
+    // A handshake that began before the last reload was verified with the old material: check it with the new.
+    if (t0 !== undefined && t0 < this.#reloadedAt && this.#recheck !== null) this.#recheckOne(s, this.#recheck);
   };
 }
 

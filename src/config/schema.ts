@@ -126,6 +126,16 @@ export const ConfigSchema = T.Object(
         }),
         streamResetWindowMs: Ms(10_000, 'window of maxStreamResets'),
         upgradeIdleTimeoutMs: Ms(300_000, 'WebSocket and other upgraded connections idle (no byte either way) for longer are closed'),
+        maxConnectionAgeMs: Ms(
+          3_600_000,
+          'a keep-alive connection or HTTP/2 session older than this is closed gracefully: Connection: close on its next response, GOAWAY on HTTP/2 (nginx keepalive_time; upgraded tunnels are exempt)',
+        ),
+        maxRequestsPerConnection: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 1000,
+          description: 'requests served on one connection before it is closed gracefully: Connection: close on the last response, GOAWAY on HTTP/2 (nginx keepalive_requests; default 1000)',
+        }),
       },
       { ...strict, default: {} },
     ),

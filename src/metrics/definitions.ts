@@ -29,6 +29,14 @@ export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 export const HTTP2_CUT_REASONS = ['rapid_reset', 'protocol_error'] as const;
 export type Http2CutReason = (typeof HTTP2_CUT_REASONS)[number];
 
+/**
+ * Why an established connection was closed after a reload, as the `reason`
+ * label of `ztproxy_connections_revoked_total`: the handshake failure reason a
+ * new connection with the same certificate would get (see src/tls/peer-recheck.ts).
+ */
+export const CONNECTION_REVOKED_REASONS = ['revoked', 'unknown_ca', 'expired', 'bad_certificate'] as const;
+export type ConnectionRevokedReason = (typeof CONNECTION_REVOKED_REASONS)[number];
+
 /** Certificates whose expiry is exported, as the `cert` label. */
 export const EXPIRY_CERTS = ['server', 'client_ca', 'crl_next_update'] as const;
 
@@ -60,6 +68,7 @@ export interface Metrics {
   readonly certificateExpiry: Gauge<'cert'>;
   readonly configReloads: Counter<'result'>;
   readonly http2SessionsCut: Counter<'reason'>;
+  readonly connectionsRevoked: Counter<'reason'>;
   /** Creates the zero series of every configured route (call at start and after each reload). */
   initRoutes(routeNames: readonly string[]): void;
 }
@@ -143,7 +152,15 @@ export function createMetrics(registry: Registry): Metrics {
     registers,
   });
 
+  const connectionsRevoked = new Counter({
+    name: 'ztproxy_connections_revoked_total',
+    help: 'Established client connections closed after a reload because their certificate no longer verifies, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
   handshakes.inc({ result: 'ok', reason: '' }, 0);
+  for (const reason of CONNECTION_REVOKED_REASONS) connectionsRevoked.inc({ reason }, 0);
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
   handshakeDuration.zero({ result: 'ok' });
@@ -165,6 +182,7 @@ export function createMetrics(registry: Registry): Metrics {
     certificateExpiry,
     configReloads,
     http2SessionsCut,
+    connectionsRevoked,
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);

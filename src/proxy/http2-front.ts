@@ -30,6 +30,8 @@ export interface Http2Limits {
   readonly idleTimeoutMs: number;
   readonly maxStreamResets: number;
   readonly streamResetWindowMs: number;
+  /** Streams after which a session gets GOAWAY (graceful), like nginx `keepalive_requests`. */
+  readonly maxRequestsPerConnection: number;
 }
 
 /** Error codes of protocol violations (as opposed to a peer that just went away). */
@@ -41,6 +43,7 @@ export class Http2Front {
   readonly #cutOff = new WeakSet<ServerHttp2Session>();
   /** The TLS socket under each session (`session.socket` is a proxy that refuses `destroy`). */
   readonly #socketOf = new WeakMap<ServerHttp2Session, TLSSocket>();
+  readonly #sessionOf = new WeakMap<TLSSocket, ServerHttp2Session>();
   #accepting: TLSSocket | null = null;
   readonly #limits: Http2Limits;
   readonly #metrics: Metrics;
@@ -95,14 +98,41 @@ export class Http2Front {
     for (const s of this.#sessions) if (!s.closed && !s.destroyed) s.close();
   }
 
+  /**
+   * GOAWAY to the session on `socket`. `graceful`: streams in flight finish,
+   * then the session closes (connection age, request count). Otherwise (a
+   * revoked client) the session and its streams end now and the socket is
+   * destroyed behind the GOAWAY frame, at the latest after 250 ms.
+   */
+  goaway(socket: TLSSocket, graceful: boolean): void {
+    const session = this.#sessionOf.get(socket);
+    if (session === undefined || session.destroyed) {
+      if (!graceful) socket.destroy();
+      return;
+    }
+    if (graceful) {
+      if (!session.closed) session.close();
+      return;
+    }
+    session.goaway(http2.constants.NGHTTP2_CANCEL);
+    session.destroy();
+    setTimeout(() => socket.destroy(), 250).unref();
+  }
+
   #onSession = (session: ServerHttp2Session): void => {
     this.#sessions.add(session);
-    if (this.#accepting !== null) this.#socketOf.set(session, this.#accepting);
+    if (this.#accepting !== null) {
+      this.#socketOf.set(session, this.#accepting);
+      this.#sessionOf.set(this.#accepting, session);
+    }
     session.once('close', () => this.#sessions.delete(session));
-    const { maxStreamResets, streamResetWindowMs } = this.#limits;
+    const { maxStreamResets, streamResetWindowMs, maxRequestsPerConnection } = this.#limits;
     let windowStart = performance.now();
     let resets = 0;
+    let streams = 0;
     session.on('stream', (stream: ServerHttp2Stream) => {
+      // The last stream allowed is served; GOAWAY tells the client to open a new connection for more.
+      if (++streams === maxRequestsPerConnection && !session.closed) session.close();
       // 'aborted': the client reset the stream before the response ended.
       stream.once('aborted', () => {
         const t = performance.now();

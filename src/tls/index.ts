@@ -5,3 +5,4 @@ export { loadTlsMaterial, CIPHERS, type TlsMaterial } from './context.js';
 export { verifyFailureReason, handshakeErrorReason } from './handshake-reason.js';
 export { chainViolation, type ChainViolation } from './chain-policy.js';
 export { MaterialWatcher } from './reload.js';
+export { PeerRecheck, type RecheckFailure } from './peer-recheck.js';

@@ -68,6 +68,8 @@ export class ProxyServer {
   /** The recheck of the material of the last reload, and when it was applied (performance.now()). */
   #recheck: PeerRecheck | null = null;
   #reloadedAt = -Infinity;
+  /** Connections closed for their certificate (an HTTP/2 one lingers up to 250 ms behind its GOAWAY): counted once. */
+  readonly #revoked = new WeakSet<tls.TLSSocket>();
 
   private constructor(config: ResolvedConfig, material: TlsMaterial, deps: ProxyServerDeps) {
     this.#config = config;
@@ -163,7 +165,9 @@ export class ProxyServer {
 
   /**
    * Loads and applies a new config. New connections use the new TLS material; requests
-   * use the new routes from now on; connections in flight finish. On any
+   * use the new routes from now on; connections in flight finish, except those
+   * whose client certificate no longer verifies against the new material, which
+   * are closed before this resolves (see #recheckConnections). On any
    * error the old config keeps serving and the error is thrown.
    */
   async reload(load: () => Promise<ResolvedConfig>, ticketKeys?: Buffer): Promise<void> {
@@ -183,12 +187,17 @@ export class ProxyServer {
       this.#updateExpiry();
       this.#metrics.configReloads.inc({ result: 'ok' });
       void old.close();
-      this.#recheck = new PeerRecheck(material.clientCAs, config.tls.verifyDepth, material.crlDer);
-      this.#reloadedAt = performance.now();
-      await this.#recheckConnections(this.#recheck);
     } catch (err) {
       this.#metrics.configReloads.inc({ result: 'failed' });
       throw err;
+    }
+    try {
+      this.#recheck = new PeerRecheck(this.#material.clientCAs, this.#config.tls.verifyDepth, this.#material.crlDer);
+      this.#reloadedAt = performance.now();
+      await this.#recheckConnections(this.#recheck);
+    } catch (err) {
+      // The new material is in place; a bug here must not undo or fail the reload.
+      this.#log.error({ err }, 'rechecking open connections failed');
     }
   }
 
@@ -243,14 +252,15 @@ export class ProxyServer {
     let n = 0;
     for (const s of [...this.#sockets]) {
       if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      if (s.destroyed || recheck !== this.#recheck) continue;
+      if (s.destroyed || this.#revoked.has(s) || recheck !== this.#recheck) continue;
       this.#recheckOne(s, recheck, verdicts);
     }
   }
 
-  #recheckOne(s: tls.TLSSocket, recheck: PeerRecheck, verdicts?: Map<string, RecheckFailure | null>): void {
+  /** Closes `s` when its certificate fails `recheck`; returns whether it did. */
+  #recheckOne(s: tls.TLSSocket, recheck: PeerRecheck, verdicts?: Map<string, RecheckFailure | null>): boolean {
     const conn = (s as ConnectionSocket)[kConnection];
-    if (conn === undefined) return;
+    if (conn === undefined) return false;
     // The peer's leaf and chain as OpenSSL keeps them for the connection: nothing is stored per connection for this.
     let leaf = s.getPeerX509Certificate();
     if (leaf === undefined) leaf = new X509Certificate(conn.identity.der);
@@ -261,11 +271,13 @@ export class ProxyServer {
       verdict = recheck.check(leaf);
       verdicts?.set(key, verdict);
     }
-    if (verdict === null) return;
+    if (verdict === null) return false;
+    this.#revoked.add(s);
     this.#metrics.connectionsRevoked.inc({ reason: verdict });
     const id = conn.identity;
     conn.log.warn({ dn: id.subjectDN, issuer: id.issuerDN, serial: id.serial, reason: verdict, protocol: s.alpnProtocol || 'http/1.1' }, 'connection closed: client certificate no longer verifies');
     this.#lifetime.kill(s);
+    return true;
   }
 
   #updateExpiry(): void {
@@ -329,10 +341,10 @@ export class ProxyServer {
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
     (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s.remoteAddress ?? '', this.#log, this.#access);
+    // A handshake that began before the last reload was verified with the old material: check it with the new.
+    if (t0 !== undefined && t0 < this.#reloadedAt && this.#recheck !== null && this.#recheckOne(s, this.#recheck)) return;
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
-    // A handshake that began before the last reload was verified with the old material: check it with the new.
-    if (t0 !== undefined && t0 < this.#reloadedAt && this.#recheck !== null) this.#recheckOne(s, this.#recheck);
   };
 }
 

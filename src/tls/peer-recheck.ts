@@ -47,6 +47,8 @@ function issued(c: X509Certificate, issuer: X509Certificate): boolean {
 
 export class PeerRecheck {
   readonly #cas: readonly X509Certificate[];
+  /** The trusted CAs that are self-signed (chain ends), checked once per material, not per connection. */
+  readonly #anchors: ReadonlySet<X509Certificate>;
   readonly #verifyDepth: number;
   /** null: no CRL configured (no revocation check, as in the handshake). */
   readonly #crls: readonly ParsedCrl[] | null;
@@ -60,6 +62,7 @@ export class PeerRecheck {
    */
   constructor(clientCAs: readonly X509Certificate[], verifyDepth: number, crlDer: readonly Buffer[] | null) {
     this.#cas = clientCAs;
+    this.#anchors = new Set(clientCAs.filter((ca) => issued(ca, ca)));
     this.#verifyDepth = verifyDepth;
     this.#crls = crlDer === null ? null : crlDer.map(parseCrl);
   }
@@ -92,7 +95,7 @@ export class PeerRecheck {
       const ca = this.#cas.find((t) => issued(cur, t));
       if (ca !== undefined) {
         chain.push(ca);
-        if (issued(ca, ca)) return chain;
+        if (this.#anchors.has(ca)) return chain;
         cur = ca;
         continue;
       }

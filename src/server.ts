@@ -20,7 +20,7 @@
  *
  * Nothing from an unverified client is ever parsed, let alone forwarded.
  */
-import { constants, randomBytes, type X509Certificate } from 'node:crypto';
+import { constants, randomBytes, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
@@ -30,10 +30,11 @@ import { AccessLog } from './log/access-log.js';
 import { HandshakeFailureLog } from './log/handshake-failure-log.js';
 import type { Metrics } from './metrics/index.js';
 import { ClientConnection } from './proxy/connection.js';
+import { ConnectionLifetime, SWEEP_INTERVAL_MS } from './proxy/connection-lifetime.js';
 import { destroyConnection, Http2Front } from './proxy/http2-front.js';
 import { kConnection, RequestHandler, type ConnectionSocket } from './proxy/handler.js';
 import { Runtime } from './proxy/runtime.js';
-import { chainViolation, handshakeAbortReason, handshakeErrorReason, IdentityCache, loadTlsMaterial, verifyFailureReason, type TlsMaterial } from './tls/index.js';
+import { chainViolation, handshakeAbortReason, handshakeErrorReason, IdentityCache, loadTlsMaterial, PeerRecheck, verifyFailureReason, type RecheckFailure, type TlsMaterial } from './tls/index.js';
 import type { HandshakeAbortReason, HandshakeFailureReason } from './metrics/index.js';
 import { HANDSHAKE_ABORTED_MSG, HANDSHAKE_ABORTED_SUPPRESSED_MSG } from './log/handshake-failure-log.js';
 
@@ -78,6 +79,13 @@ export class ProxyServer {
   #nextConnId = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
   #closing: Promise<void> | null = null;
+  readonly #lifetime: ConnectionLifetime;
+  readonly #sweep: NodeJS.Timeout;
+  /** The recheck of the material of the last reload, and when it was applied (performance.now()). */
+  #recheck: PeerRecheck | null = null;
+  #reloadedAt = -Infinity;
+  /** Connections closed for their certificate (an HTTP/2 one lingers up to 250 ms behind its GOAWAY): counted once. */
+  readonly #revoked = new WeakSet<tls.TLSSocket>();
 
   private constructor(config: ResolvedConfig, material: TlsMaterial, deps: ProxyServerDeps) {
     this.#config = config;
@@ -104,6 +112,8 @@ export class ProxyServer {
       requireHostHeader: true,
       insecureHTTPParser: false,
     });
+    // Connection: close on the last response; requests pipelined past it get 503.
+    this.#http.maxRequestsPerSocket = limits.maxRequestsPerConnection;
     this.#http.on('request', handler.onRequest);
     this.#http.on('connect', handler.onConnect);
     this.#http.on('upgrade', handler.onUpgrade);
@@ -111,6 +121,11 @@ export class ProxyServer {
     // one never listens (sockets come from the TLS server), so without this slowloris headers are never cut off.
     this.#http.emit('listening');
     this.#h2 = new Http2Front(handler, limits, deps.metrics, deps.log);
+    this.#lifetime = new ConnectionLifetime(limits.maxConnectionAgeMs, this.#h2);
+    this.#http.prependListener('request', this.#lifetime.onRequest);
+    this.#http.prependListener('upgrade', this.#lifetime.onUpgrade);
+    this.#sweep = setInterval(() => this.#lifetime.sweep(this.#sockets), SWEEP_INTERVAL_MS);
+    this.#sweep.unref();
     this.#tls = tls.createServer({
       ...material.options,
       requestCert: true,
@@ -170,7 +185,9 @@ export class ProxyServer {
 
   /**
    * Loads and applies a new config. New connections use the new TLS material; requests
-   * use the new routes from now on; connections in flight finish. On any
+   * use the new routes from now on; connections in flight finish, except those
+   * whose client certificate no longer verifies against the new material, which
+   * are closed before this resolves (see #recheckConnections). On any
    * error the old config keeps serving and the error is thrown.
    */
   async reload(load: () => Promise<ResolvedConfig>, ticketKeys?: Buffer): Promise<void> {
@@ -185,12 +202,22 @@ export class ProxyServer {
       this.#runtime = runtime;
       this.#config = config;
       this.#material = material;
+      this.#lifetime.maxAgeMs = config.limits.maxConnectionAgeMs;
+      this.#http.maxRequestsPerSocket = config.limits.maxRequestsPerConnection;
       this.#updateExpiry();
       this.#metrics.configReloads.inc({ result: 'ok' });
       void old.close();
     } catch (err) {
       this.#metrics.configReloads.inc({ result: 'failed' });
       throw err;
+    }
+    try {
+      this.#recheck = new PeerRecheck(this.#material.clientCAs, this.#config.tls.verifyDepth, this.#material.crlDer);
+      this.#reloadedAt = performance.now();
+      await this.#recheckConnections(this.#recheck);
+    } catch (err) {
+      // The new material is in place; a bug here must not undo or fail the reload.
+      this.#log.error({ err }, 'rechecking open connections failed');
     }
   }
 
@@ -227,6 +254,7 @@ export class ProxyServer {
   }
 
   async #drain(drainMs: number): Promise<void> {
+    clearInterval(this.#sweep);
     const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
     this.#http.closeIdleConnections();
     this.#h2.close();
@@ -245,6 +273,47 @@ export class ProxyServer {
     this.#access.flush();
     this.#http.close(); // stops the connections checker started in the constructor
     await bounded(this.#runtime.destroy());
+  }
+
+  /**
+   * Closes every established connection whose client certificate does not
+   * verify against the material `recheck` was built from (revoked, CA
+   * removed, expired): HTTP/1.1 and upgraded tunnels are destroyed, HTTP/2
+   * gets GOAWAY. Counted in `ztproxy_connections_revoked_total` and logged
+   * with the DN. Certificates shared by many connections are checked once;
+   * the event loop is yielded every 256 connections.
+   */
+  async #recheckConnections(recheck: PeerRecheck): Promise<void> {
+    const verdicts = new Map<string, RecheckFailure | null>();
+    let n = 0;
+    for (const s of [...this.#sockets]) {
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      if (s.destroyed || this.#revoked.has(s) || recheck !== this.#recheck) continue;
+      this.#recheckOne(s, recheck, verdicts);
+    }
+  }
+
+  /** Closes `s` when its certificate fails `recheck`; returns whether it did. */
+  #recheckOne(s: tls.TLSSocket, recheck: PeerRecheck, verdicts?: Map<string, RecheckFailure | null>): boolean {
+    const conn = (s as ConnectionSocket)[kConnection];
+    if (conn === undefined) return false;
+    // The peer's leaf and chain as OpenSSL keeps them for the connection: nothing is stored per connection for this.
+    let leaf = s.getPeerX509Certificate();
+    if (leaf === undefined) leaf = new X509Certificate(conn.identity.der);
+    let key = leaf.raw.toString('latin1');
+    for (const c of chainOf(leaf)) key += c.toString('latin1');
+    let verdict = verdicts?.get(key);
+    if (verdict === undefined) {
+      verdict = recheck.check(leaf);
+      verdicts?.set(key, verdict);
+    }
+    if (verdict === null) return false;
+    this.#revoked.add(s);
+    this.#metrics.connectionsRevoked.inc({ reason: verdict });
+    const id = conn.identity;
+    conn.log.warn({ dn: id.subjectDN, issuer: id.issuerDN, serial: id.serial, reason: verdict, protocol: s.alpnProtocol || 'http/1.1' }, 'connection closed: client certificate no longer verifies');
+    this.#lifetime.kill(s);
+    return true;
   }
 
   #updateExpiry(): void {
@@ -323,6 +392,7 @@ export class ProxyServer {
     if (t0 !== undefined) this.#handshakeOkDuration.observe((performance.now() - t0) / 1000);
     m.connectionsActive.inc();
     this.#sockets.add(s);
+    this.#lifetime.track(s);
     s.once('close', () => {
       m.connectionsActive.dec();
       this.#sockets.delete(s);
@@ -330,6 +400,8 @@ export class ProxyServer {
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
     (s as ConnectionSocket)[kConnection] = new ClientConnection(id, identity, sni, s, this.#log, this.#access);
+    // A handshake that began before the last reload was verified with the old material: check it with the new.
+    if (t0 !== undefined && t0 < this.#reloadedAt && this.#recheck !== null && this.#recheckOne(s, this.#recheck)) return;
     if (s.alpnProtocol === 'h2') this.#h2.accept(s);
     else this.#http.emit('connection', s);
   };

@@ -176,6 +176,16 @@ export const ConfigSchema = T.Object(
           description: 'requests one subject DN may have in flight per worker; more get 429 with Retry-After (default 64: half of the default 128 pooled connections of an upstream address; nginx limit_conn on $ssl_client_s_dn)',
         }),
         upstreamQueueTimeoutMs: Ms(10_000, 'a request waiting this long for a free pooled upstream connection is answered 503'),
+        maxConnectionAgeMs: Ms(
+          3_600_000,
+          'a keep-alive connection or HTTP/2 session older than this is closed gracefully: Connection: close on its next response, GOAWAY on HTTP/2 (nginx keepalive_time; upgraded tunnels are exempt)',
+        ),
+        maxRequestsPerConnection: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 1000,
+          description: 'requests served on one connection before it is closed gracefully: Connection: close on the last response, GOAWAY on HTTP/2 (nginx keepalive_requests; default 1000)',
+        }),
       },
       { ...strict, default: {} },
     ),

@@ -50,6 +50,14 @@ export type Http2CutReason = (typeof HTTP2_CUT_REASONS)[number];
 export const REFUSED_REASONS = ['identity_limit', 'queue_timeout', 'body_timeout', 'send_timeout', 'body_incomplete'] as const;
 export type RefusedReason = (typeof REFUSED_REASONS)[number];
 
+/**
+ * Why an established connection was closed after a reload, as the `reason`
+ * label of `ztproxy_connections_revoked_total`: the handshake failure reason a
+ * new connection with the same certificate would get (see src/tls/peer-recheck.ts).
+ */
+export const CONNECTION_REVOKED_REASONS = ['revoked', 'unknown_ca', 'expired', 'bad_certificate'] as const;
+export type ConnectionRevokedReason = (typeof CONNECTION_REVOKED_REASONS)[number];
+
 /** Certificates whose expiry is exported, as the `cert` label. */
 export const EXPIRY_CERTS = ['server', 'client_ca', 'crl_next_update'] as const;
 
@@ -82,6 +90,7 @@ export interface Metrics {
   readonly configReloads: Counter<'result'>;
   readonly http2SessionsCut: Counter<'reason'>;
   readonly requestsRefused: Counter<'reason'>;
+  readonly connectionsRevoked: Counter<'reason'>;
   /** Creates the zero series of every configured route (call at start and after each reload). */
   initRoutes(routeNames: readonly string[]): void;
 }
@@ -172,8 +181,16 @@ export function createMetrics(registry: Registry): Metrics {
     registers,
   });
 
+  const connectionsRevoked = new Counter({
+    name: 'ztproxy_connections_revoked_total',
+    help: 'Established client connections closed after a reload because their certificate no longer verifies, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
   handshakes.inc({ result: 'ok', reason: '' }, 0);
   for (const reason of REFUSED_REASONS) requestsRefused.inc({ reason }, 0);
+  for (const reason of CONNECTION_REVOKED_REASONS) connectionsRevoked.inc({ reason }, 0);
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
   for (const reason of HANDSHAKE_ABORT_REASONS) handshakes.inc({ result: 'aborted', reason }, 0);
@@ -198,6 +215,7 @@ export function createMetrics(registry: Registry): Metrics {
     configReloads,
     http2SessionsCut,
     requestsRefused,
+    connectionsRevoked,
     initRoutes(routeNames) {
       for (const route of routeNames) {
         requests.inc({ route, code: '200' }, 0);

@@ -34,6 +34,8 @@ export interface Http2Limits {
   readonly idleTimeoutMs: number;
   readonly maxStreamResets: number;
   readonly streamResetWindowMs: number;
+  /** Streams after which a session gets GOAWAY (graceful), like nginx `keepalive_requests`. */
+  readonly maxRequestsPerConnection: number;
 }
 
 /** Error codes of protocol violations (as opposed to a peer that just went away). */
@@ -45,6 +47,7 @@ export class Http2Front {
   readonly #cutOff = new WeakSet<ServerHttp2Session>();
   /** The TLS socket under each session (`session.socket` is a proxy that refuses `destroy`). */
   readonly #socketOf = new WeakMap<ServerHttp2Session, TLSSocket>();
+  readonly #sessionOf = new WeakMap<TLSSocket, ServerHttp2Session>();
   #accepting: TLSSocket | null = null;
   readonly #limits: Http2Limits;
   readonly #metrics: Metrics;
@@ -119,14 +122,39 @@ export class Http2Front {
     }
   }
 
+  /**
+   * GOAWAY to the session on `socket`. `graceful`: streams in flight finish,
+   * then the session closes (connection age, request count). Otherwise (a
+   * revoked client) the session, its streams and the connection end right
+   * behind the GOAWAY frame (see {@link Http2Front.#kill}).
+   */
+  goaway(socket: TLSSocket, graceful: boolean): void {
+    const session = this.#sessionOf.get(socket);
+    if (session === undefined || session.destroyed) {
+      if (!graceful) destroyConnection(socket);
+      return;
+    }
+    if (graceful) {
+      if (!session.closed) session.close();
+      return;
+    }
+    this.#kill(session, socket, http2.constants.NGHTTP2_CANCEL);
+  }
+
   #onSession = (session: ServerHttp2Session): void => {
     this.#sessions.add(session);
-    if (this.#accepting !== null) this.#socketOf.set(session, this.#accepting);
+    if (this.#accepting !== null) {
+      this.#socketOf.set(session, this.#accepting);
+      this.#sessionOf.set(this.#accepting, session);
+    }
     session.once('close', () => this.#sessions.delete(session));
-    const { maxStreamResets, streamResetWindowMs } = this.#limits;
+    const { maxStreamResets, streamResetWindowMs, maxRequestsPerConnection } = this.#limits;
     let windowStart = performance.now();
     let resets = 0;
+    let streams = 0;
     session.on('stream', (stream: ServerHttp2Stream) => {
+      // The last stream allowed is served; GOAWAY tells the client to open a new connection for more.
+      if (++streams === maxRequestsPerConnection && !session.closed) session.close();
       // 'aborted': the client reset the stream before the response ended.
       stream.once('aborted', () => {
         const t = performance.now();
@@ -151,9 +179,16 @@ export class Http2Front {
     this.#metrics.http2SessionsCut.inc({ reason });
     const log = socket?.[kConnection]?.log ?? this.#log;
     log.warn({ reason, ...extra }, 'http2 session cut off');
-    // GOAWAY first, on its own: `session.destroy()` right behind it tears nghttp2 down before the frame is
-    // written, and only `end()`s the socket, which a peer that keeps sending (or never reads) holds open.
-    if (!session.destroyed && !session.closed) session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    this.#kill(session, socket, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /**
+   * GOAWAY `code`, then the session and its connection destroyed. GOAWAY goes first, on its own:
+   * `session.destroy()` right behind it tears nghttp2 down before the frame is written, and only
+   * `end()`s the socket, which a peer that keeps sending (or never reads) holds open.
+   */
+  #kill(session: ServerHttp2Session, socket: TLSSocket | undefined, code: number): void {
+    if (!session.destroyed && !session.closed) session.goaway(code);
     const kill = () => {
       if (!session.destroyed) session.destroy();
       if (socket !== undefined) destroyConnection(socket);

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { ResolvedConfig } from '../config/index.js';
 import { ZtpError } from '../errors.js';
+import { parseCrl } from './crl-list.js';
 import { crlNextUpdate } from './der.js';
 import { ecdhCurveOption } from './groups.js';
 
@@ -26,6 +27,8 @@ export interface TlsMaterial {
   /** TLS session id context (32 hex characters) derived from the client CAs, CRL and verify depth. */
   readonly sessionIdContext: string;
   readonly crlCount: number;
+  /** DER of each CRL given to OpenSSL, null without `tls.crl` (live connections are rechecked against them). */
+  readonly crlDer: readonly Buffer[] | null;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -105,16 +108,23 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
   const cas = parseCerts(ca, 'tls.clientCA', t.clientCA);
   let crlNextUpdateMs: number | null = null;
   let crlCount = 0;
+  let crlBlocks: string[] | undefined;
+  let crlDer: Buffer[] | null = null;
   if (crl !== undefined) {
     const blocks = crl.toString('latin1').match(PEM_CRL) ?? [];
     if (blocks.length === 0) throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: ${t.crl} holds no PEM CRL`);
+    crlBlocks = blocks;
+    crlDer = [];
     for (const b of blocks) {
       let next: number | null;
+      const der = Buffer.from(b.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64');
       try {
-        next = crlNextUpdate(Buffer.from(b.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64'));
+        next = crlNextUpdate(der);
+        parseCrl(der);
       } catch (cause) {
         throw new ZtpError('ZTP_TLS_MATERIAL', `tls.crl: a CRL in ${t.crl} does not parse`, { cause });
       }
+      crlDer.push(der);
       crlCount++;
       if (next !== null) crlNextUpdateMs = crlNextUpdateMs === null ? next : Math.min(crlNextUpdateMs, next);
     }
@@ -123,7 +133,9 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     cert,
     key,
     ca,
-    ...(crl !== undefined ? { crl } : {}),
+    // One entry per CRL: given one buffer, Node adds only the first CRL in it (and with
+    // CRL_CHECK_ALL a chain whose other CRLs are missing fails with UNABLE_TO_GET_CRL).
+    ...(crlBlocks !== undefined ? { crl: crlBlocks } : {}),
     ...cipherPolicy(t),
     honorCipherOrder: true,
     // Key-exchange groups in preference order (tls.groups, or the post-quantum-first default); see groups.ts.
@@ -146,5 +158,6 @@ export async function loadTlsMaterial(config: ResolvedConfig): Promise<TlsMateri
     // binding it to the trust material means no session made before a CA or CRL change can resume after it.
     sessionIdContext: createHash('sha256').update(ca).update(crl ?? '').update(String(t.verifyDepth)).digest('hex').slice(0, 32),
     crlCount,
+    crlDer,
   };
 }

@@ -6,3 +6,4 @@ export { verifyFailureReason, handshakeErrorReason, handshakeAbortReason } from 
 export { chainViolation, type ChainViolation } from './chain-policy.js';
 export { MaterialWatcher } from './reload.js';
 export { DEFAULT_GROUPS, ecdhCurveOption, groupOffered, groupProblems, negotiatedGroup } from './groups.js';
+export { PeerRecheck, type RecheckFailure } from './peer-recheck.js';

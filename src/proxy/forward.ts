@@ -198,11 +198,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.#upstreamDone && this.#abort !== null) this.#abort(new Error('client request abandoned'));
   }
 
-  /** Disconnects the client mid-response: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
-  #cutClient(): void {
+  /**
+   * Disconnects the client mid-response: HTTP/1.1 closes the connection, HTTP/2 resets the stream with
+   * `code` (INTERNAL_ERROR when the upstream failed: a client reads a CANCEL reset after the head as a
+   * response that ended, not one that was cut off).
+   */
+  #cutClient(code: number = http2.constants.NGHTTP2_CANCEL): void {
     const res = this.#res as ServerResponse & { stream?: http2.ServerHttp2Stream };
     if (res.stream !== undefined) {
-      if (!res.stream.destroyed) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!res.stream.destroyed) res.stream.close(code);
     } else this.#socket.destroy();
   }
 
@@ -285,7 +289,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       'upstream request failed',
     );
     if (!res.headersSent) sendError(res, m.status, this.#requestId, m.status === 504 ? 'upstream timed out' : 'upstream unavailable');
-    else this.#cutClient(); // mid-body failure: the client must see a truncated response, not a complete one
+    else this.#cutClient(http2.constants.NGHTTP2_INTERNAL_ERROR); // mid-body failure: the client must see a truncated response, not a complete one
   }
 
   #onClientClose = (): void => {

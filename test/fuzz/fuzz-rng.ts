@@ -31,11 +31,21 @@ export class Rng {
   }
 }
 
-/** Runs `body(rng, i)` until the time budget is spent; returns the iteration count. */
-export function forBudget(seed: number, body: (rng: Rng, i: number) => void, ms = FUZZ_MS): number {
+/**
+ * Runs `body(rng, i)` until the time budget is spent and at least `minRuns` inputs ran (a shared,
+ * loaded CI machine can be slow: coverage, not speed, is what a fuzz loop is for), but never past
+ * ten budgets; returns the iteration count.
+ */
+export function forBudget(seed: number, body: (rng: Rng, i: number) => void, ms = FUZZ_MS, minRuns = 101): number {
   const rng = new Rng(seed);
-  const end = performance.now() + ms;
+  const start = performance.now();
+  const end = start + ms;
+  const hardEnd = start + 10 * ms;
   let i = 0;
-  while (performance.now() < end) body(rng, i++);
+  for (;;) {
+    const now = performance.now();
+    if (now >= hardEnd || (now >= end && i >= minRuns)) break;
+    body(rng, i++);
+  }
   return i;
 }

@@ -271,6 +271,8 @@ t.test('the proxy starts in the sandbox and serves one mTLS request', { skip: se
     '--key', join(conf, 'server.key'),
     '--client-ca', join(conf, 'ca.crt'),
     '--upstream', `http://127.0.0.1:${upstreamPort}`,
+    // The test reads no metrics: the default 127.0.0.1:9464 may be taken (a developer's `npm start`).
+    '--metrics-listen', 'off',
   ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));

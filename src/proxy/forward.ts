@@ -21,11 +21,9 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RefusedReason } from '../metrics/index.js';
 import type { Admission, IdentityLimiter, Ticket } from './admission.js';
-import { mapUpstreamError } from './error-map.js';
-import type { ClientConnection } from './connection.js';
+import { roundMs, upstreamErrorMessage, UpstreamExchange, type Target } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { RequestBody } from './request-body.js';
-import type { RouteRuntime } from './runtime.js';
 import { sendError } from './respond.js';
 import { ZtpError } from '../errors.js';
 
@@ -51,16 +49,9 @@ export interface ExchangeContext {
 /** Milliseconds with sub-millisecond resolution. */
 const now = (): number => performance.now();
 
-export class Exchange implements Dispatcher.DispatchHandler {
-  readonly #req: IncomingMessage;
+export class Exchange extends UpstreamExchange {
   readonly #res: ServerResponse;
-  readonly #conn: ClientConnection;
-  readonly #rr: RouteRuntime;
-  readonly #requestId: string;
-  readonly #path: string;
-  readonly #host: string;
   readonly #ctx: ExchangeContext;
-  readonly #t0: number;
   /** Kept here: `req.socket` is null once the response has detached from it. */
   readonly #socket: IncomingMessage['socket'];
   readonly #bytesIn0: number;
@@ -69,11 +60,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #bodyOut = 0;
   #tSent = 0;
   #ttfbMs = -1;
-  #origin = -1;
-  #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #upstreamDone = false;
-  #logged = false;
   /** The client's response closed before it ended: nothing more is sent to it, and the upstream request is aborted. */
   #gone = false;
   /** ztproxy answered (or cut) the request itself: upstream results are dropped. */
@@ -87,39 +75,37 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #sendTimer: NodeJS.Timeout | null = null;
   /** Options to dispatch again on another address after a connect failure (bodiless requests only). */
   #retry: Dispatcher.DispatchOptions | null = null;
-  #attempts = 0;
 
-  constructor(req: IncomingMessage, res: ServerResponse, conn: ClientConnection, rr: RouteRuntime, requestId: string, host: string, path: string, ctx: ExchangeContext, t0: number) {
-    this.#req = req;
+  constructor(target: Target, res: ServerResponse, ctx: ExchangeContext) {
+    super(target, ctx.accessLog);
     this.#res = res;
-    this.#conn = conn;
-    this.#rr = rr;
-    this.#requestId = requestId;
-    this.#host = host;
-    this.#path = path;
     this.#ctx = ctx;
-    this.#t0 = t0;
-    this.#socket = req.socket;
-    this.#bytesIn0 = req.socket.bytesRead;
-    this.#bytesOut0 = req.socket.bytesWritten;
+    this.#socket = target.req.socket;
+    this.#bytesIn0 = this.#socket.bytesRead;
+    this.#bytesOut0 = this.#socket.bytesWritten;
     res.on('close', this.#onClientClose); // 'close' is emitted once; `on` spares the once-wrapper
   }
 
-  /** Sends the request upstream; `body` is the client request when it has a body, else null. */
-  start(opts: Dispatcher.DispatchOptions, body: IncomingMessage | null): void {
+  protected clientGone(): boolean {
+    return this.#gone || this.#refused;
+  }
+
+  /** Sends the request upstream; `hasBody`: the client request has a body, read from it. */
+  start(hasBody: boolean): void {
     const { limits, identities } = this.#ctx;
-    const dn = this.#conn.identity.subjectDN;
+    const dn = this.conn.identity.subjectDN;
+    const opts: Dispatcher.DispatchOptions = { method: this.req.method as 'GET', path: this.target.path, headers: this.target.headers, body: null };
     if (!identities.tryAcquire(dn, limits.maxConcurrentPerIdentity)) {
       this.#refuse('identity_limit', 429, 'too many concurrent requests for this identity', ['retry-after', '1']);
       return;
     }
     this.#dn = dn;
-    if (body === null) {
+    if (!hasBody) {
       this.#retry = opts;
       this.#admit(opts);
       return;
     }
-    this.#body = new RequestBody(body, limits.requestBufferBytes, limits.bodyTimeoutMs, {
+    this.#body = new RequestBody(this.req, limits.requestBufferBytes, limits.bodyTimeoutMs, {
       whole: (buf) => {
         this.#retry = { ...opts, body: buf }; // read whole: may be tried on another address after a connect failure
         this.#admit(this.#retry);
@@ -129,18 +115,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (this.#gone || this.#refused) return;
         this.#ctx.refused('body_incomplete');
         this.#refused = true;
-        this.#conn.log.info({ reqId: this.#requestId, route: this.#rr.route.name }, 'request body incomplete; upstream request aborted');
+        this.conn.log.info({ reqId: this.requestId, route: this.rr.route.name }, 'request body incomplete; upstream request aborted');
         this.#cancelUpstream();
-        if (!this.#res.headersSent) sendError(this.#res, 400, this.#requestId, 'request body incomplete', true);
+        if (!this.#res.headersSent) sendError(this.#res, 400, this.requestId, 'request body incomplete', true);
         else this.#cutClient();
       },
       timedOut: () => {
         if (this.#gone || this.#refused) return;
         this.#ctx.refused('body_timeout');
         this.#refused = true;
-        this.#conn.log.info({ reqId: this.#requestId, route: this.#rr.route.name, bodyTimeoutMs: limits.bodyTimeoutMs }, 'request body timed out; upstream request aborted');
+        this.conn.log.info({ reqId: this.requestId, route: this.rr.route.name, bodyTimeoutMs: limits.bodyTimeoutMs }, 'request body timed out; upstream request aborted');
         this.#cancelUpstream();
-        if (!this.#res.headersSent) sendError(this.#res, 408, this.#requestId, 'request body timed out', true);
+        if (!this.#res.headersSent) sendError(this.#res, 408, this.requestId, 'request body timed out', true);
         else this.#cutClient();
       },
     });
@@ -150,37 +136,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #refuse(reason: RefusedReason, status: number, message: string, headers: string[] = []): void {
     this.#refused = true;
     this.#ctx.refused(reason);
-    this.#conn.log.info({ reqId: this.#requestId, route: this.#rr.route.name, dn: this.#conn.identity.subjectDN, reason, status }, 'request refused');
+    this.conn.log.info({ reqId: this.requestId, route: this.rr.route.name, dn: this.conn.identity.subjectDN, reason, status }, 'request refused');
     this.#body?.stop();
-    sendError(this.#res, status, this.#requestId, message, true, headers);
+    sendError(this.#res, status, this.requestId, message, true, headers);
   }
 
   /** Waits for a slot of the next address's pool, then dispatches; 503 after `upstreamQueueTimeoutMs`. */
   #admit(opts: Dispatcher.DispatchOptions): void {
     if (this.#gone || this.#refused) return;
-    const up = this.#rr.upstream;
+    const up = this.rr.upstream;
     const origin = up.pick();
     const adm = up.admission(origin);
     this.#ticket = adm.acquire(
       () => {
         this.#ticket = null;
         this.#slot = adm;
-        this.#origin = origin;
-        this.#dispatch(opts);
+        this.#tSent = now();
+        this.dispatchTo(origin, opts);
       },
       () => {
         this.#ticket = null;
-        this.#origin = origin;
+        this.origin = origin;
         this.#refuse('queue_timeout', 503, 'upstream busy', ['retry-after', '1']);
       },
       this.#ctx.limits.upstreamQueueTimeoutMs,
     );
-  }
-
-  #dispatch(opts: Dispatcher.DispatchOptions): void {
-    this.#attempts++;
-    this.#tSent = now();
-    this.#rr.upstream.pool(this.#origin).dispatch(opts, this);
   }
 
   /** Gives the pool slot back (once per dispatch). */
@@ -195,7 +175,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#ticket?.cancel();
     this.#ticket = null;
     this.#body?.stop();
-    if (!this.#upstreamDone && this.#abort !== null) this.#abort(new Error('client request abandoned'));
+    if (!this.#upstreamDone) this.abortUpstream('client request abandoned');
   }
 
   /**
@@ -210,28 +190,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } else this.#socket.destroy();
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#gone || this.#refused) abort(new Error('client closed the connection'));
-  }
-
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx: undici handles 100-continue; others are not relayed
     const t = now();
     this.#ttfbMs = t - this.#tSent;
-    this.#rr.ttfb.observe(this.#ttfbMs / 1000);
-    this.#rr.upstream.markUp(this.#origin);
+    this.rr.ttfb.observe(this.#ttfbMs / 1000);
+    this.rr.upstream.markUp(this.origin);
     this.#resume = resume;
     const res = this.#res;
     if (this.#gone || this.#refused) return false; // already aborted
     // A malformed head is thrown: undici aborts the upstream request and calls onError, which answers 502.
     if (!REASON_PHRASE.test(statusText)) throw new ZtpError('ZTP_UPSTREAM_RESPONSE', 'upstream reason phrase has control bytes', { httpStatus: 502 });
     // HTTP/2 has no reason phrase (node warns when given one).
-    const reason = this.#req.httpVersionMajor === 2 ? undefined : statusText || undefined;
+    const reason = this.req.httpVersionMajor === 2 ? undefined : statusText || undefined;
     try {
-      res.writeHead(statusCode, reason, downstreamResponseHeaders(rawHeaders, this.#requestId));
+      res.writeHead(statusCode, reason, downstreamResponseHeaders(rawHeaders, this.requestId));
     } catch (cause) {
-      throw new ZtpError('ZTP_UPSTREAM_RESPONSE', `upstream response head cannot be relayed over HTTP/${this.#req.httpVersion}`, { cause, httpStatus: 502 });
+      throw new ZtpError('ZTP_UPSTREAM_RESPONSE', `upstream response head cannot be relayed over HTTP/${this.req.httpVersion}`, { cause, httpStatus: 502 });
     }
     return true;
   }
@@ -259,7 +234,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#sendTimer = null;
     if (this.#gone || this.#upstreamDone) return;
     this.#ctx.refused('send_timeout');
-    this.#conn.log.info({ reqId: this.#requestId, route: this.#rr.route.name, sendTimeoutMs: this.#ctx.limits.sendTimeoutMs }, 'client not reading; disconnected');
+    this.conn.log.info({ reqId: this.requestId, route: this.rr.route.name, sendTimeoutMs: this.#ctx.limits.sendTimeoutMs }, 'client not reading; disconnected');
     this.#refused = true;
     this.#cancelUpstream();
     this.#cutClient();
@@ -277,18 +252,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#release();
     const res = this.#res;
     if (this.#gone || this.#refused) return; // the client left or was answered; its close logs the exchange
-    const m = mapUpstreamError(err);
-    if (this.#rr.upstream.failed(this.#origin, m.connectFailed, this.#attempts) && this.#retry !== null && !res.headersSent) {
-      this.#upstreamDone = false;
-      this.#admit(this.#retry);
-      return;
-    }
-    this.#rr.countUpstreamError(m.kind);
-    this.#conn.log.warn(
-      { reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin], kind: m.kind, err },
-      'upstream request failed',
-    );
-    if (!res.headersSent) sendError(res, m.status, this.#requestId, m.status === 504 ? 'upstream timed out' : 'upstream unavailable');
+    const retry = this.#retry;
+    const m = this.upstreamFailed(err, false, retry !== null && !res.headersSent ? () => ((this.#upstreamDone = false), this.#admit(retry)) : null);
+    if (m === null) return;
+    if (!res.headersSent) sendError(res, m.status, this.requestId, upstreamErrorMessage(m));
     else this.#cutClient(http2.constants.NGHTTP2_INTERNAL_ERROR); // mid-body failure: the client must see a truncated response, not a complete one
   }
 
@@ -302,39 +269,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#ticket?.cancel();
     this.#ticket = null;
     this.#body?.stop();
-    if (!this.#upstreamDone && this.#abort !== null) this.#abort(new Error('client closed the connection'));
+    if (!this.#upstreamDone) this.abortUpstream();
     if (this.#dn !== null) this.#ctx.identities.release(this.#dn);
     this.#dn = null;
     this.#finish();
   };
 
   #finish(): void {
-    if (this.#logged) return;
-    this.#logged = true;
-    const res = this.#res;
-    const status = this.#gone ? 499 : res.statusCode; // 499: client closed before the response ended (nginx's code)
-    const durationMs = now() - this.#t0;
-    this.#rr.countRequest(status);
-    this.#rr.duration.observe(durationMs / 1000);
-    if (this.#ctx.accessLog) {
-      const sock = this.#socket;
-      const id = this.#conn.identity;
-      this.#conn.logAccess({
-        reqId: this.#requestId,
-        dn: id.subjectDN,
-        serial: id.serial,
-        method: this.#req.method,
-        httpVersion: this.#req.httpVersion,
-        host: this.#host,
-        path: this.#path,
-        status,
-        bytesIn: this.#req.httpVersionMajor === 2 ? null : sock.bytesRead - this.#bytesIn0,
-        bytesOut: this.#req.httpVersionMajor === 2 ? this.#bodyOut : sock.bytesWritten - this.#bytesOut0,
-        route: this.#rr.route.name,
-        upstream: this.#rr.upstream.origins[this.#origin],
-        ttfbMs: this.#ttfbMs < 0 ? null : Math.round(this.#ttfbMs * 1000) / 1000,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-      });
-    }
+    if (!this.firstEnd()) return;
+    const status = this.#gone ? 499 : this.#res.statusCode; // 499: client closed before the response ended (nginx's code)
+    const durationMs = now() - this.target.t0;
+    this.rr.countRequest(status);
+    this.rr.duration.observe(durationMs / 1000);
+    const h2 = this.req.httpVersionMajor === 2;
+    const sock = this.#socket;
+    this.logAccess({
+      status,
+      bytesIn: h2 ? null : sock.bytesRead - this.#bytesIn0,
+      bytesOut: h2 ? this.#bodyOut : sock.bytesWritten - this.#bytesOut0,
+      ttfbMs: this.#ttfbMs < 0 ? null : roundMs(this.#ttfbMs),
+      durationMs,
+    });
   }
 }

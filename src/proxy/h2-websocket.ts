@@ -24,11 +24,9 @@ import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ClientConnection } from './connection.js';
-import { mapUpstreamError } from './error-map.js';
+import { upstreamErrorMessage, UpstreamExchange, type Target } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { sendError } from './respond.js';
-import type { RouteRuntime } from './runtime.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Client headers replaced by the proxy's own on the upstream Upgrade. */
@@ -72,74 +70,46 @@ function holdSession(session: Http2Session | undefined, idleMs: number): () => v
   };
 }
 
-export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
-  readonly #req: IncomingMessage;
+export class H2WebSocketExchange extends UpstreamExchange {
   readonly #res: ServerResponse;
   readonly #stream: ServerHttp2Stream;
-  readonly #conn: ClientConnection;
-  readonly #rr: RouteRuntime;
-  readonly #requestId: string;
-  readonly #host: string;
-  readonly #path: string;
   readonly #ctx: H2WebSocketContext;
-  readonly #t0: number;
   readonly #key = randomBytes(16).toString('base64');
-  #opts: Dispatcher.DispatchOptions | null = null;
-  #origin = -1;
-  #attempts = 0;
-  #abort: ((err?: Error) => void) | null = null;
-  #status = 0;
-  #answered = false;
   #tunnel = false;
+  /** Dispatches the Upgrade again (on the next address). */
+  #retry: () => void = () => {};
   #upstream: Duplex | null = null;
   #resume: (() => void) | null = null;
   #release: (() => void) | null = null;
   #bytesIn = 0;
   #bytesOut = 0;
-  #logged = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, conn: ClientConnection, rr: RouteRuntime, requestId: string, host: string, path: string, ctx: H2WebSocketContext, t0: number) {
-    this.#req = req;
+  constructor(target: Target, res: ServerResponse, ctx: H2WebSocketContext) {
+    super(target, ctx.accessLog);
     this.#res = res;
-    this.#stream = (req as unknown as { stream: ServerHttp2Stream }).stream;
-    this.#conn = conn;
-    this.#rr = rr;
-    this.#requestId = requestId;
-    this.#host = host;
-    this.#path = path;
+    this.#stream = (target.req as unknown as { stream: ServerHttp2Stream }).stream;
     this.#ctx = ctx;
-    this.#t0 = t0;
     this.#stream.on('error', () => this.#stream.destroy());
     this.#stream.once('close', this.#onStreamClose);
   }
 
-  /** Sends the Upgrade upstream with `headers` (hop-by-hop, pseudo- and spoofed identity headers already removed). */
-  start(headers: string[]): void {
+  protected clientGone(): boolean {
+    return this.#stream.destroyed;
+  }
+
+  protected override get closedMessage(): string {
+    return 'client closed the stream';
+  }
+
+  /** Sends the Upgrade upstream with the target's headers, the client's WebSocket handshake replaced by the proxy's. */
+  start(): void {
+    const headers = this.target.headers;
     const out: string[] = [];
     for (let i = 0; i < headers.length; i += 2) if (!CLIENT_HANDSHAKE.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
     out.push('sec-websocket-key', this.#key, 'sec-websocket-version', '13');
-    this.#opts = { method: 'GET', path: this.#path, headers: out, body: null, upgrade: 'websocket' };
-    this.#dispatch();
-  }
-
-  #dispatch(): void {
-    const up = this.#rr.upstream;
-    this.#origin = up.pick();
-    this.#attempts++;
-    up.pool(this.#origin).dispatch(this.#opts!, this);
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#stream.destroyed) abort(new Error('client closed the stream'));
-  }
-
-  #answer(status: number): void {
-    this.#answered = true;
-    this.#status = status;
-    this.#rr.upstream.markUp(this.#origin);
-    this.#rr.countRequest(status);
-    this.#rr.duration.observe((performance.now() - this.#t0) / 1000); // time to the upstream's answer, not the tunnel's lifetime
+    const opts: Dispatcher.DispatchOptions = { method: 'GET', path: this.target.path, headers: out, body: null, upgrade: 'websocket' };
+    this.#retry = () => this.dispatchNext(opts);
+    this.#retry();
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
@@ -147,7 +117,7 @@ export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
     this.#upstream = upstream;
     upstream.on('error', () => upstream.destroy());
     if (stream.destroyed) {
-      this.#answer(statusCode);
+      this.markAnswered(statusCode);
       upstream.destroy();
       return;
     }
@@ -164,19 +134,19 @@ export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
     }
     if (accept !== createHash('sha1').update(this.#key + GUID).digest('base64')) {
       upstream.destroy();
-      this.#answer(502);
-      this.#rr.countUpstreamError('other');
-      this.#conn.log.warn({ reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin] }, 'upstream websocket handshake with a wrong accept key');
-      sendError(this.#res, 502, this.#requestId, 'upstream WebSocket handshake failed');
+      this.markAnswered(502);
+      this.rr.countUpstreamError('other');
+      this.conn.log.warn({ reqId: this.requestId, route: this.rr.route.name, upstream: this.upstreamOrigin }, 'upstream websocket handshake with a wrong accept key');
+      sendError(this.#res, 502, this.requestId, 'upstream WebSocket handshake failed');
       return;
     }
-    this.#answer(statusCode);
+    this.markAnswered(statusCode);
     this.#tunnel = true;
-    stream.respond({ ...headers, ':status': 200, 'x-request-id': this.#requestId });
+    stream.respond({ ...headers, ':status': 200, 'x-request-id': this.requestId });
     this.#release = holdSession(stream.session, this.#ctx.sessionIdleTimeoutMs);
     const idle = this.#ctx.idleTimeoutMs;
     const onIdle = () => {
-      this.#conn.log.debug({ reqId: this.#requestId, idleTimeoutMs: idle }, 'WebSocket stream idle, closed');
+      this.conn.log.debug({ reqId: this.requestId, idleTimeoutMs: idle }, 'WebSocket stream idle, closed');
       stream.close(http2.constants.NGHTTP2_CANCEL);
       upstream.destroy();
     };
@@ -196,10 +166,10 @@ export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
   // A refused upgrade: the upstream answered with a plain response, relayed as such.
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
-    this.#answer(statusCode);
+    this.markAnswered(statusCode);
     this.#resume = resume;
     if (this.#stream.destroyed) return true;
-    const flat = downstreamResponseHeaders(rawHeaders, this.#requestId);
+    const flat = downstreamResponseHeaders(rawHeaders, this.requestId);
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!.toLowerCase();
@@ -222,48 +192,28 @@ export class H2WebSocketExchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    const m = mapUpstreamError(err);
-    const another = this.#rr.upstream.failed(this.#origin, m.connectFailed, this.#attempts);
-    if (this.#stream.destroyed) return;
-    if (another && !this.#answered) {
-      this.#dispatch();
-      return;
-    }
-    this.#rr.countUpstreamError(m.kind);
-    this.#conn.log.warn({ reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin], kind: m.kind, err }, 'upstream request failed');
-    if (this.#answered) {
+    const m = this.upstreamFailed(err, this.#stream.destroyed, this.answered ? null : this.#retry);
+    if (m === null) return;
+    if (this.answered) {
       this.#stream.close(http2.constants.NGHTTP2_CANCEL);
       return;
     }
-    this.#answer(m.status);
-    sendError(this.#res, m.status, this.#requestId, m.status === 504 ? 'upstream timed out' : 'upstream unavailable');
+    this.markAnswered(m.status);
+    sendError(this.#res, m.status, this.requestId, upstreamErrorMessage(m));
   }
 
   #onStreamClose = (): void => {
-    if (!this.#answered && this.#abort !== null) this.#abort(new Error('client closed the stream'));
+    if (!this.answered) this.abortUpstream();
     this.#upstream?.destroy();
     this.#release?.();
     this.#release = null;
-    if (this.#logged) return;
-    this.#logged = true;
-    if (!this.#answered) this.#rr.countRequest(499);
-    if (!this.#ctx.accessLog) return;
-    const id = this.#conn.identity;
-    this.#conn.logAccess({
-      reqId: this.#requestId,
-      dn: id.subjectDN,
-      serial: id.serial,
-      method: this.#req.method,
-      httpVersion: this.#req.httpVersion,
+    if (!this.firstEnd()) return;
+    if (!this.answered) this.rr.countRequest(499);
+    this.logAccess({
       upgrade: 'websocket',
-      host: this.#host,
-      path: this.#path,
-      status: this.#answered ? this.#status : 499,
+      status: this.answered ? this.status : 499,
       bytesIn: this.#tunnel ? this.#bytesIn : 0,
       bytesOut: this.#tunnel ? this.#bytesOut : 0,
-      route: this.#rr.route.name,
-      upstream: this.#rr.upstream.origins[this.#origin],
-      durationMs: Math.round((performance.now() - this.#t0) * 1000) / 1000,
     });
   };
 }

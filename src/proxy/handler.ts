@@ -12,10 +12,11 @@ import { IdentityLimiter } from './admission.js';
 import type { ClientConnection } from './connection.js';
 import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { sendError } from './respond.js';
-import { sendRawError, upgradeProblem, UpgradeExchange } from './upgrade.js';
+import type { Target } from './exchange.js';
+import { sendError, sendRawError } from './respond.js';
+import { upgradeProblem, UpgradeExchange } from './upgrade.js';
 import { extendedConnectProblem, H2WebSocketExchange } from './h2-websocket.js';
-import type { RouteRuntime, Runtime } from './runtime.js';
+import type { Runtime } from './runtime.js';
 
 /** Where the connection state lives on each TLS socket. */
 export const kConnection = Symbol('ztproxy.connection');
@@ -36,16 +37,6 @@ export function authorityOf(req: IncomingMessage): string | undefined {
   if (typeof a !== 'string') return req.headers.host;
   const h = req.headers.host;
   return h === undefined || h === a ? a : '';
-}
-
-export interface Target {
-  /** Canonical host (lower case, no port). */
-  readonly host: string;
-  /** Validated `host[:port]`, forwarded as Host. */
-  readonly authority: string;
-  readonly path: string;
-  readonly rr: RouteRuntime;
-  readonly requestId: string;
 }
 
 export class RequestHandler {
@@ -77,7 +68,7 @@ export class RequestHandler {
    * Checks the target and policy of `req`. Answers the error itself (and
    * returns null) when the request must not go upstream.
    */
-  #resolve(req: IncomingMessage, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
+  #resolve(req: IncomingMessage, t0: number, rt: Runtime, conn: ClientConnection, fail: (status: number, requestId: string, message?: string) => void): Target | null {
     const inboundId = req.headers['x-request-id'];
     const requestId = typeof inboundId === 'string' && REQUEST_ID.test(inboundId) ? inboundId : randomUUID();
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps only the first, which the SNI check would then trust.
@@ -103,7 +94,12 @@ export class RequestHandler {
       fail(403, requestId);
       return null;
     }
-    return { host: m.host, authority: m.authority, path, rr, requestId };
+    const headers = upstreamRequestHeaders(
+      req.rawHeaders,
+      { host: m.authority, requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
+      rt.identityNames,
+    );
+    return { req, conn, t0, host: m.host, authority: m.authority, path, rr, requestId, headers };
   }
 
   /** The 'request' listener of the HTTP server. */
@@ -132,7 +128,7 @@ export class RequestHandler {
       return;
     }
     const rt = this.#runtime();
-    const target = this.#resolve(req, rt, conn, (status, id, message) => {
+    const target = this.#resolve(req, t0, rt, conn, (status, id, message) => {
       const close = status === 400;
       if (close && req.httpVersionMajor === 1) conn.closeAfterResponse();
       sendError(res, status, id, message, close);
@@ -142,13 +138,7 @@ export class RequestHandler {
       req.httpVersionMajor === 2
         ? !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders // HTTP/2: a body needs no length header
         : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    const headers = upstreamRequestHeaders(
-      req.rawHeaders,
-      { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
-      rt.identityNames,
-    );
-    const ex = new Exchange(req, res, conn, target.rr, target.requestId, target.host, target.path, this.#exchangeContext(rt), t0);
-    ex.start({ method: req.method as 'GET', path: target.path, headers, body: null }, hasBody ? req : null);
+    new Exchange(target, res, this.#exchangeContext(rt)).start(hasBody);
   }
 
   /**
@@ -173,7 +163,7 @@ export class RequestHandler {
         conn.closeAfterResponse();
         sendRawError(socket, status, id, message);
       };
-      const target = this.#resolve(req, rt, conn, fail);
+      const target = this.#resolve(req, t0, rt, conn, fail);
       if (target === null) return;
       const problem = upgradeProblem(req);
       if (problem !== null) {
@@ -181,13 +171,8 @@ export class RequestHandler {
         fail(400, target.requestId, problem);
         return;
       }
-      const headers = upstreamRequestHeaders(
-        req.rawHeaders,
-        { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
-        rt.identityNames,
-      );
       const ctx = { accessLog: this.#exchangeContext(rt).accessLog, idleTimeoutMs: rt.config.limits.upgradeIdleTimeoutMs };
-      new UpgradeExchange(req, req.socket, head, conn, target.rr, target.requestId, target.host, target.path, ctx, t0).start(headers);
+      new UpgradeExchange(target, head, ctx).start();
     } catch (err) {
       this.#log.error({ err, method: req.method }, 'upgrade handler failed');
       socket.destroy();
@@ -208,7 +193,7 @@ export class RequestHandler {
         return;
       }
       const rt = this.#runtime();
-      const target = this.#resolve(req, rt, conn, (status, id, message) => sendError(res, status, id, message));
+      const target = this.#resolve(req, t0, rt, conn, (status, id, message) => sendError(res, status, id, message));
       if (target === null) return;
       const problem = extendedConnectProblem(req);
       if (problem !== null) {
@@ -216,14 +201,9 @@ export class RequestHandler {
         sendError(res, 400, target.requestId, problem);
         return;
       }
-      const headers = upstreamRequestHeaders(
-        req.rawHeaders,
-        { host: target.authority, requestId: target.requestId, remoteAddress: conn.remoteAddress, identity: conn.identityHeaders(rt) },
-        rt.identityNames,
-      );
       const limits = rt.config.limits;
       const ctx = { accessLog: this.#exchangeContext(rt).accessLog, idleTimeoutMs: limits.upgradeIdleTimeoutMs, sessionIdleTimeoutMs: limits.idleTimeoutMs };
-      new H2WebSocketExchange(req, res, conn, target.rr, target.requestId, target.host, target.path, ctx, t0).start(headers);
+      new H2WebSocketExchange(target, res, ctx).start();
     } catch (err) {
       this.#log.error({ err, method: req.method }, 'extended CONNECT handler failed');
       if (!res.headersSent) sendError(res, 500, 'unknown', 'internal error');

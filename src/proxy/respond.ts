@@ -1,4 +1,10 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** The body of every error ztproxy answers itself: a one-line JSON object. */
+function errorBody(status: number, requestId: string, message: string): string {
+  return JSON.stringify({ error: message, status, requestId }) + '\n';
+}
 
 const REASON: Record<number, string> = {
   400: 'bad request',
@@ -14,7 +20,6 @@ const REASON: Record<number, string> = {
   504: 'upstream timed out',
 };
 
-/**
 /**
  * True when nothing can be sent on `res` any more. An HTTP/2 compat response
  * has no `.destroyed`: its stream tells.
@@ -32,7 +37,7 @@ export function responseGone(res: ServerResponse): boolean {
  */
 export function sendError(res: ServerResponse, status: number, requestId: string, message = REASON[status] ?? 'error', close = false, extra: readonly string[] = []): void {
   if (res.headersSent || responseGone(res)) return;
-  const body = JSON.stringify({ error: message, status, requestId }) + '\n';
+  const body = errorBody(status, requestId, message);
   const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-request-id', requestId, ...extra];
   const h2 = 'stream' in res;
   if (close && !h2) headers.push('connection', 'close'); // an HTTP/2 response (it has .stream) has no Connection header
@@ -44,4 +49,14 @@ export function sendError(res: ServerResponse, status: number, requestId: string
   } catch {
     res.destroy();
   }
+}
+
+/** Writes a small JSON error on a raw (not yet upgraded) HTTP/1.1 connection and closes it. */
+export function sendRawError(socket: Duplex, status: number, requestId: string, message = STATUS_CODES[status]?.toLowerCase() ?? 'error'): void {
+  if (socket.destroyed || !socket.writable) return;
+  const body = errorBody(status, requestId, message);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

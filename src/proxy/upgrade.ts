@@ -12,10 +12,9 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ClientConnection } from './connection.js';
-import { mapUpstreamError } from './error-map.js';
+import { upstreamErrorMessage, UpstreamExchange, type Target } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
-import type { RouteRuntime } from './runtime.js';
+import { sendRawError } from './respond.js';
 
 const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z/-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z/-]+)*$/;
 /** Headers of a 101 that concern this hop only. */
@@ -31,16 +30,6 @@ export function upgradeProblem(req: IncomingMessage): string | null {
   return null;
 }
 
-/** Writes a small JSON error on a raw (not yet upgraded) connection and closes it. */
-export function sendRawError(socket: Duplex, status: number, requestId: string, message = STATUS_CODES[status]?.toLowerCase() ?? 'error'): void {
-  if (socket.destroyed || !socket.writable) return;
-  const body = JSON.stringify({ error: message, status, requestId }) + '\n';
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
 function headerBlock(pairs: readonly string[]): string {
   let s = '';
   for (let i = 0; i < pairs.length; i += 2) s += `${pairs[i]}: ${pairs[i + 1]}\r\n`;
@@ -52,75 +41,42 @@ export interface UpgradeContext {
   readonly idleTimeoutMs: number;
 }
 
-export class UpgradeExchange implements Dispatcher.DispatchHandler {
-  readonly #req: IncomingMessage;
+export class UpgradeExchange extends UpstreamExchange {
   readonly #client: Socket;
   readonly #head: Buffer;
-  readonly #conn: ClientConnection;
-  readonly #rr: RouteRuntime;
-  readonly #requestId: string;
-  readonly #host: string;
-  readonly #path: string;
   readonly #ctx: UpgradeContext;
-  readonly #t0: number;
   readonly #bytesIn0: number;
   readonly #bytesOut0: number;
   #opts: Dispatcher.DispatchOptions | null = null;
-  #origin = -1;
-  #attempts = 0;
-  #abort: ((err?: Error) => void) | null = null;
-  #status = 0;
-  #answered = false;
   #upstream: Duplex | null = null;
   #resume: (() => void) | null = null;
-  #logged = false;
 
-  constructor(req: IncomingMessage, client: Socket, head: Buffer, conn: ClientConnection, rr: RouteRuntime, requestId: string, host: string, path: string, ctx: UpgradeContext, t0: number) {
-    this.#req = req;
+  /** `head`: the bytes the client sent after the request head (node's 'upgrade' event). */
+  constructor(target: Target, head: Buffer, ctx: UpgradeContext) {
+    super(target, ctx.accessLog);
+    const client = target.req.socket;
     this.#client = client;
     this.#head = head;
-    this.#conn = conn;
-    this.#rr = rr;
-    this.#requestId = requestId;
-    this.#host = host;
-    this.#path = path;
     this.#ctx = ctx;
-    this.#t0 = t0;
     this.#bytesIn0 = client.bytesRead;
     this.#bytesOut0 = client.bytesWritten;
     client.on('error', () => client.destroy());
     client.once('close', this.#onClientClose);
   }
 
-  /** Sends the upgrade request upstream with `headers` (hop-by-hop and spoofed identity headers already removed). */
-  start(headers: string[]): void {
-    this.#opts = { method: this.#req.method as 'GET', path: this.#path, headers, body: null, upgrade: this.#req.headers.upgrade!.trim() };
-    this.#dispatch();
+  protected clientGone(): boolean {
+    return this.#client.destroyed;
   }
 
-  #dispatch(): void {
-    const up = this.#rr.upstream;
-    this.#origin = up.pick();
-    this.#attempts++;
-    up.pool(this.#origin).dispatch(this.#opts!, this);
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#client.destroyed) abort(new Error('client closed the connection'));
-  }
-
-  #answer(status: number): void {
-    this.#answered = true;
-    this.#status = status;
-    this.#rr.upstream.markUp(this.#origin);
-    this.#rr.countRequest(status);
-    this.#rr.duration.observe((performance.now() - this.#t0) / 1000); // time to the upstream's answer, not the tunnel's lifetime
+  /** Sends the upgrade request upstream with the target's headers. */
+  start(): void {
+    this.#opts = { method: this.req.method as 'GET', path: this.target.path, headers: this.target.headers, body: null, upgrade: this.req.headers.upgrade!.trim() };
+    this.dispatchNext(this.#opts);
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
     const client = this.#client;
-    this.#answer(statusCode);
+    this.markAnswered(statusCode);
     this.#upstream = upstream;
     if (client.destroyed) {
       upstream.destroy();
@@ -132,12 +88,12 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
       const name = raw[i]!.toString();
       if (!SWITCH_DROP.has(name.toLowerCase())) out.push(name, raw[i + 1]!.toString());
     }
-    out.push('x-request-id', this.#requestId);
+    out.push('x-request-id', this.requestId);
     client.write(`HTTP/1.1 101 Switching Protocols\r\n${headerBlock(out)}\r\n`);
     if (this.#head.length > 0) upstream.write(this.#head);
     const idle = this.#ctx.idleTimeoutMs;
     const onIdle = () => {
-      this.#conn.log.debug({ reqId: this.#requestId, idleTimeoutMs: idle }, 'upgraded connection idle, closed');
+      this.conn.log.debug({ reqId: this.requestId, idleTimeoutMs: idle }, 'upgraded connection idle, closed');
       client.destroy();
       upstream.destroy();
     };
@@ -153,9 +109,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   // A refused upgrade: the upstream answered with a plain response, relayed as such.
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true;
-    this.#answer(statusCode);
+    this.markAnswered(statusCode);
     this.#resume = resume;
-    const headers = downstreamResponseHeaders(rawHeaders, this.#requestId);
+    const headers = downstreamResponseHeaders(rawHeaders, this.requestId);
     this.#client.write(`HTTP/1.1 ${statusCode} ${statusText || STATUS_CODES[statusCode] || ''}\r\n${headerBlock(headers)}connection: close\r\n\r\n`);
     return true;
   }
@@ -172,46 +128,27 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     const client = this.#client;
-    const m = mapUpstreamError(err);
-    const another = this.#rr.upstream.failed(this.#origin, m.connectFailed, this.#attempts);
-    if (client.destroyed) return;
-    if (another && !this.#answered) {
-      this.#dispatch();
-      return;
-    }
-    this.#rr.countUpstreamError(m.kind);
-    this.#conn.log.warn({ reqId: this.#requestId, route: this.#rr.route.name, upstream: this.#rr.upstream.origins[this.#origin], kind: m.kind, err }, 'upstream request failed');
-    if (this.#answered) {
+    const opts = this.#opts!;
+    const m = this.upstreamFailed(err, client.destroyed, this.answered ? null : () => this.dispatchNext(opts));
+    if (m === null) return;
+    if (this.answered) {
       client.destroy();
       return;
     }
-    this.#answer(m.status);
-    sendRawError(client, m.status, this.#requestId, m.status === 504 ? 'upstream timed out' : 'upstream unavailable');
+    this.markAnswered(m.status);
+    sendRawError(client, m.status, this.requestId, upstreamErrorMessage(m));
   }
 
   #onClientClose = (): void => {
-    if (!this.#answered && this.#abort !== null) this.#abort(new Error('client closed the connection'));
+    if (!this.answered) this.abortUpstream();
     this.#upstream?.destroy();
-    if (this.#logged) return;
-    this.#logged = true;
-    if (!this.#answered) this.#rr.countRequest(499);
-    if (!this.#ctx.accessLog) return;
-    const id = this.#conn.identity;
-    this.#conn.logAccess({
-      reqId: this.#requestId,
-      dn: id.subjectDN,
-      serial: id.serial,
-      method: this.#req.method,
-      httpVersion: this.#req.httpVersion,
+    if (!this.firstEnd()) return;
+    if (!this.answered) this.rr.countRequest(499);
+    this.logAccess({
       upgrade: this.#opts?.upgrade ?? null,
-      host: this.#host,
-      path: this.#path,
-      status: this.#answered ? this.#status : 499,
+      status: this.answered ? this.status : 499,
       bytesIn: this.#client.bytesRead - this.#bytesIn0,
       bytesOut: this.#client.bytesWritten - this.#bytesOut0,
-      route: this.#rr.route.name,
-      upstream: this.#rr.upstream.origins[this.#origin],
-      durationMs: Math.round((performance.now() - this.#t0) * 1000) / 1000,
     });
   };
 }

@@ -7,29 +7,11 @@
  * of configured routes are created at zero so that panels are never empty.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CONNECTION_REVOKED_REASONS, HANDSHAKE_ABORT_REASONS, HANDSHAKE_FAILURE_REASONS } from '../tls/index.js';
 import { RouteHistogram } from './route-histogram.js';
 
-/** Reasons a handshake fails, as the `reason` label of `ztproxy_tls_handshakes_total`. */
-export const HANDSHAKE_FAILURE_REASONS = [
-  'no_certificate',
-  'unknown_ca',
-  'expired',
-  'revoked',
-  'bad_certificate',
-  'protocol',
-  'timeout',
-] as const;
-export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
-
-/**
- * Reasons a handshake is `result="aborted"`: the client walked away from it
- * rather than failing it. `after_certificate_request`: the client closed the
- * TCP connection after the server's flight (which carries the
- * CertificateRequest) without answering it, as a browser does while it asks
- * its user or its policy which certificate to send, then retries.
- */
-export const HANDSHAKE_ABORT_REASONS = ['after_certificate_request'] as const;
-export type HandshakeAbortReason = (typeof HANDSHAKE_ABORT_REASONS)[number];
+// The handshake and revocation reasons are the TLS layer's words; the metrics label with them.
+export { CONNECTION_REVOKED_REASONS, HANDSHAKE_ABORT_REASONS, HANDSHAKE_FAILURE_REASONS, type ConnectionRevokedReason, type HandshakeAbortReason, type HandshakeFailureReason } from '../tls/index.js';
 
 /** Kinds of upstream errors, as the `kind` label of `ztproxy_upstream_errors_total`. */
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'tls', 'reset', 'other'] as const;
@@ -49,17 +31,6 @@ export type Http2CutReason = (typeof HTTP2_CUT_REASONS)[number];
  */
 export const REFUSED_REASONS = ['identity_limit', 'queue_timeout', 'body_timeout', 'send_timeout', 'body_incomplete'] as const;
 export type RefusedReason = (typeof REFUSED_REASONS)[number];
-
-/**
- * Why an established connection was closed after a reload, as the `reason`
- * label of `ztproxy_connections_revoked_total`: the handshake failure reason a
- * new connection with the same certificate would get (see src/tls/peer-recheck.ts).
- */
-export const CONNECTION_REVOKED_REASONS = ['revoked', 'unknown_ca', 'expired', 'bad_certificate'] as const;
-export type ConnectionRevokedReason = (typeof CONNECTION_REVOKED_REASONS)[number];
-
-/** Certificates whose expiry is exported, as the `cert` label. */
-export const EXPIRY_CERTS = ['server', 'client_ca', 'crl_next_update'] as const;
 
 /** Status codes that get their own `code` label value; anything else is `other`. */
 const KNOWN_CODES = new Set([

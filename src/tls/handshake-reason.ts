@@ -1,4 +1,24 @@
-import type { HandshakeAbortReason, HandshakeFailureReason } from '../metrics/index.js';
+/** Reasons a handshake fails, as the `reason` label of `ztproxy_tls_handshakes_total`. */
+export const HANDSHAKE_FAILURE_REASONS = [
+  'no_certificate',
+  'unknown_ca',
+  'expired',
+  'revoked',
+  'bad_certificate',
+  'protocol',
+  'timeout',
+] as const;
+export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
+
+/**
+ * Reasons a handshake is `result="aborted"`: the client walked away from it
+ * rather than failing it. `after_certificate_request`: the client closed the
+ * TCP connection after the server's flight (which carries the
+ * CertificateRequest) without answering it, as a browser does while it asks
+ * its user or its policy which certificate to send, then retries.
+ */
+export const HANDSHAKE_ABORT_REASONS = ['after_certificate_request'] as const;
+export type HandshakeAbortReason = (typeof HANDSHAKE_ABORT_REASONS)[number];
 
 const UNKNOWN_CA = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',

@@ -15,10 +15,17 @@
  * the handshake (chain-policy.ts).
  */
 import type { X509Certificate } from 'node:crypto';
-import type { ConnectionRevokedReason } from '../metrics/index.js';
 import { chainViolation } from './chain-policy.js';
 import { crlSignedBy, normalizeSerial, parseCrl, type ParsedCrl } from './crl-list.js';
 import { certificateParts } from './der.js';
+
+/**
+ * Why an established connection was closed after a reload, as the `reason`
+ * label of `ztproxy_connections_revoked_total`: the handshake failure reason a
+ * new connection with the same certificate would get.
+ */
+export const CONNECTION_REVOKED_REASONS = ['revoked', 'unknown_ca', 'expired', 'bad_certificate'] as const;
+export type ConnectionRevokedReason = (typeof CONNECTION_REVOKED_REASONS)[number];
 
 /** Why a connection's certificate no longer verifies: the `reason` a new handshake would be refused with. */
 export type RecheckFailure = ConnectionRevokedReason;

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { formatPolicyTest, policyTest, readCertFile } from '../authz/policy-test.js';
+import { formatPolicyTest, policyTest, readCertFile } from '../proxy/policy-test.js';
 import { loadConfig } from '../config/index.js';
 import { EXIT, ZtpError } from '../errors.js';
 

@@ -16,7 +16,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { policyTest } from '../../src/authz/policy-test.js';
+import { policyTest } from '../../src/proxy/policy-test.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { makePki } from '../helpers/pki.js';
 import { baseConfig, startProxy, type ClientCert } from '../helpers/proxy.js';

@@ -12,7 +12,7 @@ import { describeError, EXIT } from '../errors.js';
 import type { EchoUpstream } from '../dev/echo-upstream.js';
 import { createLogger } from '../log/logger.js';
 import { createMetrics, createPrimaryAggregator, createWorkerMetricsResponder, startMetricsListener } from '../metrics/index.js';
-import { ProxyServer } from '../server.js';
+import { ProxyServer } from '../proxy/server.js';
 import { UpstreamProbe } from '../proxy/upstream-probe.js';
 import { MaterialWatcher } from '../tls/index.js';
 import { prepare, printDevNote, reloadConfig, Reloader, socketActivationHandle, STOP_GRACE_MS, warnInsecure, warnRuntime, watchedFiles, type ServeOptions } from './serve.js';

@@ -17,7 +17,7 @@ import { createMetrics, startMetricsListener, type MetricsListener } from '../me
 import { loadTlsMaterial, MaterialWatcher } from '../tls/index.js';
 import { nodeLineStatus, RECOMMENDED_NODE } from '../node-support.js';
 import { UpstreamProbe } from '../proxy/upstream-probe.js';
-import { ProxyServer } from '../server.js';
+import { ProxyServer } from '../proxy/server.js';
 import { runPrimary, runWorker } from './cluster.js';
 
 /** After drainTimeoutMs, how long the rest of a stop may take before the process exits anyway. */

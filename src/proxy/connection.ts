@@ -3,6 +3,7 @@
  * it, computed once per connection (identity headers per config
  * generation, policy decisions per route).
  */
+import type { ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Decision } from '../authz/index.js';
@@ -10,6 +11,25 @@ import type { AccessLog, AccessRecord } from '../log/access-log.js';
 import { negotiatedGroup, type PeerIdentity } from '../tls/index.js';
 import { buildIdentityHeaders } from './identity-headers.js';
 import type { Runtime } from './runtime.js';
+
+/**
+ * Where a connection lives on its TLS socket: a symbol-keyed property, the one
+ * way it is attached. A property (not a WeakMap) because an HTTP/2 request's
+ * `req.socket` is a Proxy of the TLS socket that forwards property reads.
+ */
+const kConnection = Symbol('ztproxy.connection');
+
+type ConnectionSocket = { [kConnection]?: ClientConnection };
+
+/** The connection of a verified client's socket (or of an HTTP/2 request's socket proxy); undefined for any other. */
+export function connectionOf(socket: object | null | undefined): ClientConnection | undefined {
+  return (socket as ConnectionSocket | null | undefined)?.[kConnection];
+}
+
+/** Attaches `conn` to its verified client's TLS socket. */
+export function attachConnection(socket: TLSSocket, conn: ClientConnection): void {
+  (socket as ConnectionSocket)[kConnection] = conn;
+}
 
 export class ClientConnection {
   readonly id: string;
@@ -26,6 +46,8 @@ export class ClientConnection {
   #headers: readonly string[] = [];
   #decisions: (Decision | undefined)[] = [];
   #closing = false;
+  /** The HTTP/2 session on this connection, once Http2Front took it over. */
+  h2Session: ServerHttp2Session | null = null;
 
   /** `log` is the process logger; the connection's child (bound to `connId`) is made on first use. */
   constructor(id: string, identity: PeerIdentity, sni: string, socket: TLSSocket, log: Logger, access: AccessLog) {

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Metrics, RefusedReason } from '../metrics/index.js';
 import { IdentityLimiter } from './admission.js';
-import type { ClientConnection } from './connection.js';
+import { connectionOf, type ClientConnection } from './connection.js';
 import { Exchange, type ExchangeContext } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Target } from './exchange.js';
@@ -17,13 +17,6 @@ import { sendError, sendRawError } from './respond.js';
 import { upgradeProblem, UpgradeExchange } from './upgrade.js';
 import { extendedConnectProblem, H2WebSocketExchange } from './h2-websocket.js';
 import type { Runtime } from './runtime.js';
-
-/** Where the connection state lives on each TLS socket. */
-export const kConnection = Symbol('ztproxy.connection');
-
-export interface ConnectionSocket {
-  [kConnection]?: ClientConnection;
-}
 
 const REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 
@@ -116,7 +109,7 @@ export class RequestHandler {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
-    const conn = (req.socket as ConnectionSocket)[kConnection];
+    const conn = connectionOf(req.socket);
     if (conn === undefined) {
       // Unreachable: only verified connections are handed to HTTP. Refuse rather than forward without identity.
       req.socket.destroy();
@@ -149,7 +142,7 @@ export class RequestHandler {
   onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     try {
       const t0 = performance.now();
-      const conn = (req.socket as ConnectionSocket)[kConnection];
+      const conn = connectionOf(req.socket);
       if (conn === undefined) {
         socket.destroy();
         return;
@@ -187,7 +180,7 @@ export class RequestHandler {
   onExtendedConnect = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const t0 = performance.now();
-      const conn = (req.socket as ConnectionSocket)[kConnection];
+      const conn = connectionOf(req.socket);
       if (conn === undefined) {
         req.socket.destroy();
         return;

@@ -23,7 +23,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Http2CutReason, Metrics } from '../metrics/index.js';
-import { kConnection, type ConnectionSocket, type RequestHandler } from './handler.js';
+import { destroyConnection } from './accept-gate.js';
+import { connectionOf } from './connection.js';
+import type { RequestHandler } from './handler.js';
 import { headerListSize } from './header-list.js';
 import { sendError } from './respond.js';
 
@@ -45,9 +47,8 @@ export class Http2Front {
   readonly #server: http2.Http2Server;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #cutOff = new WeakSet<ServerHttp2Session>();
-  /** The TLS socket under each session (`session.socket` is a proxy that refuses `destroy`). */
+  /** The TLS socket under each session (`session.socket` is a proxy that refuses `destroy`); the session of a socket is on its ClientConnection. */
   readonly #socketOf = new WeakMap<ServerHttp2Session, TLSSocket>();
-  readonly #sessionOf = new WeakMap<TLSSocket, ServerHttp2Session>();
   #accepting: TLSSocket | null = null;
   readonly #limits: Http2Limits;
   readonly #metrics: Metrics;
@@ -103,11 +104,6 @@ export class Http2Front {
     }
   }
 
-  /** Open sessions. */
-  get size(): number {
-    return this.#sessions.size;
-  }
-
   /** GOAWAY to every session: streams in flight finish, no new ones start, each session closes when idle. */
   close(): void {
     for (const s of this.#sessions) if (!s.closed && !s.destroyed) s.close();
@@ -129,7 +125,7 @@ export class Http2Front {
    * behind the GOAWAY frame (see {@link Http2Front.#kill}).
    */
   goaway(socket: TLSSocket, graceful: boolean): void {
-    const session = this.#sessionOf.get(socket);
+    const session = connectionOf(socket)?.h2Session ?? undefined;
     if (session === undefined || session.destroyed) {
       if (!graceful) destroyConnection(socket);
       return;
@@ -143,9 +139,11 @@ export class Http2Front {
 
   #onSession = (session: ServerHttp2Session): void => {
     this.#sessions.add(session);
-    if (this.#accepting !== null) {
-      this.#socketOf.set(session, this.#accepting);
-      this.#sessionOf.set(this.#accepting, session);
+    const socket = this.#accepting;
+    if (socket !== null) {
+      this.#socketOf.set(session, socket);
+      const conn = connectionOf(socket);
+      if (conn !== undefined) conn.h2Session = session;
     }
     session.once('close', () => this.#sessions.delete(session));
     const { maxStreamResets, streamResetWindowMs, maxRequestsPerConnection } = this.#limits;
@@ -173,11 +171,11 @@ export class Http2Front {
   };
 
   #cut(session: ServerHttp2Session, reason: Http2CutReason, extra: Record<string, unknown>): void {
-    const socket = this.#socketOf.get(session) as (TLSSocket & ConnectionSocket) | undefined;
+    const socket = this.#socketOf.get(session);
     if (this.#cutOff.has(session)) return;
     this.#cutOff.add(session);
     this.#metrics.http2SessionsCut.inc({ reason });
-    const log = socket?.[kConnection]?.log ?? this.#log;
+    const log = connectionOf(socket)?.log ?? this.#log;
     log.warn({ reason, ...extra }, 'http2 session cut off');
     this.#kill(session, socket, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
   }
@@ -197,14 +195,4 @@ export class Http2Front {
     setTimeout(kill, 50).unref();
     setTimeout(kill, 1000).unref();
   }
-}
-
-/**
- * Closes a client connection for good: the TLS socket and the TCP socket
- * under it (`_parent`). Once node:http2 has consumed the TLS socket's
- * handle, destroying the TLS socket alone may leave the TCP connection open.
- */
-export function destroyConnection(socket: TLSSocket): void {
-  socket.destroy();
-  (socket as unknown as { _parent?: { destroy(): void } })._parent?.destroy();
 }

@@ -82,8 +82,6 @@ export class Runtime {
   /** Lower-case configured identity header names (stripped from every request). */
   readonly identityNames: ReadonlySet<string>;
   readonly identityOptions: IdentityHeaderOptions;
-  /** Requests that match no route are counted under this label. */
-  readonly unrouted: RouteRuntime | null = null;
 
   constructor(config: ResolvedConfig, metrics: Metrics) {
     this.config = config;

@@ -96,10 +96,6 @@ export class Upstream {
     return this.#admissions[i]!;
   }
 
-  get size(): number {
-    return this.#pools.length;
-  }
-
   markDown(i: number, now: number): void {
     this.#downUntil[i] = now + DOWN_MS;
   }

@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveConfig } from '../../src/config/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
-import { ProxyServer } from '../../src/server.js';
+import { ProxyServer } from '../../src/proxy/server.js';
 import type { Pki } from './pki.js';
 
 type Teardown = { teardown(fn: () => unknown): void };

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
-import { ProxyServer } from '../../src/server.js';
+import { ProxyServer } from '../../src/proxy/server.js';
 import type { Pki } from '../helpers/pki.js';
 
 type Tap = { teardown(fn: () => unknown): void };

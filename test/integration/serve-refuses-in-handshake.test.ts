@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { resolveConfig } from '../../src/config/index.js';
 import { HANDSHAKE_ABORTED_MSG, HANDSHAKE_FAILED_MSG } from '../../src/log/handshake-failure-log.js';
 import { createMetrics } from '../../src/metrics/index.js';
-import { ProxyServer } from '../../src/server.js';
+import { ProxyServer } from '../../src/proxy/server.js';
 import { abortAtCertificateRequest } from '../helpers/cert-request-abort.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { baseConfig, memoryLogger, metricValue, request, startUpstream } from '../helpers/proxy.js';

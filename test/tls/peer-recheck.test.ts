@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import { initCA, revoke, writeCrl } from '../../src/ca/index.js';
 import { resolveConfig } from '../../src/config/index.js';
-import { ProxyServer } from '../../src/server.js';
+import { ProxyServer } from '../../src/proxy/server.js';
 import { chainViolation, loadTlsMaterial, PeerRecheck, verifyFailureReason } from '../../src/tls/index.js';
 import { makePki, type ClientFiles, type Pki } from '../helpers/pki.js';
 

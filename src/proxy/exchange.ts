@@ -82,11 +82,6 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** True when the client can no longer be answered (checked before and after each upstream step). */
   protected abstract clientGone(): boolean;
 
-  /** The message of the abort given to undici when the client is gone. */
-  protected get closedMessage(): string {
-    return 'client closed the connection';
-  }
-
   /** Sends `opts` to address `origin` of the route's upstream (an attempt). */
   protected dispatchTo(origin: number, opts: Dispatcher.DispatchOptions): void {
     this.origin = origin;
@@ -100,13 +95,13 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Aborts the upstream request, once undici has handed over its abort. */
-  protected abortUpstream(message = this.closedMessage): void {
+  protected abortUpstream(message = 'client closed the connection'): void {
     if (this.#abort !== null) this.#abort(new Error(message));
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.clientGone()) abort(new Error(this.closedMessage));
+    if (this.clientGone()) abort(new Error('client closed the connection'));
   }
 
   /**
@@ -141,6 +136,31 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.rr.upstream.markUp(this.origin);
     this.rr.countRequest(status);
     this.rr.duration.observe((performance.now() - this.target.t0) / 1000);
+  }
+
+  /**
+   * Tunnels: an upstream failure. Before the upstream answered, another
+   * address is tried when one is left, else the client gets `reply(status,
+   * message)`; once it answered, the tunnel is `cut`.
+   */
+  protected tunnelFailed(err: Error, retry: () => void, reply: (status: number, message: string) => void, cut: () => void): void {
+    const m = this.upstreamFailed(err, this.clientGone(), this.answered ? null : retry);
+    if (m === null) return;
+    if (this.answered) {
+      cut();
+      return;
+    }
+    this.markAnswered(m.status);
+    reply(m.status, upstreamErrorMessage(m));
+  }
+
+  /** Tunnels: the client side closed. The upstream side goes too; the exchange is counted (499 if the upstream never answered) and logged once. */
+  protected tunnelClosed(upstream: { destroy(): void } | null, s: Omit<ExchangeSummary, 'status'>): void {
+    if (!this.answered) this.abortUpstream();
+    upstream?.destroy();
+    if (!this.firstEnd()) return;
+    if (!this.answered) this.rr.countRequest(499);
+    this.logAccess({ ...s, status: this.answered ? this.status : 499 });
   }
 
   /** True the first time only: the end of an exchange is counted and logged once. */

@@ -24,7 +24,7 @@ import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { upstreamErrorMessage, UpstreamExchange, type Target } from './exchange.js';
+import { UpstreamExchange, type Target } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { sendError } from './respond.js';
 
@@ -95,10 +95,6 @@ export class H2WebSocketExchange extends UpstreamExchange {
 
   protected clientGone(): boolean {
     return this.#stream.destroyed;
-  }
-
-  protected override get closedMessage(): string {
-    return 'client closed the stream';
   }
 
   /** Sends the Upgrade upstream with the target's headers, the client's WebSocket handshake replaced by the proxy's. */
@@ -192,28 +188,13 @@ export class H2WebSocketExchange extends UpstreamExchange {
   }
 
   onError(err: Error): void {
-    const m = this.upstreamFailed(err, this.#stream.destroyed, this.answered ? null : this.#retry);
-    if (m === null) return;
-    if (this.answered) {
-      this.#stream.close(http2.constants.NGHTTP2_CANCEL);
-      return;
-    }
-    this.markAnswered(m.status);
-    sendError(this.#res, m.status, this.requestId, upstreamErrorMessage(m));
+    const stream = this.#stream;
+    this.tunnelFailed(err, this.#retry, (status, message) => sendError(this.#res, status, this.requestId, message), () => stream.close(http2.constants.NGHTTP2_CANCEL));
   }
 
   #onStreamClose = (): void => {
-    if (!this.answered) this.abortUpstream();
-    this.#upstream?.destroy();
     this.#release?.();
     this.#release = null;
-    if (!this.firstEnd()) return;
-    if (!this.answered) this.rr.countRequest(499);
-    this.logAccess({
-      upgrade: 'websocket',
-      status: this.answered ? this.status : 499,
-      bytesIn: this.#tunnel ? this.#bytesIn : 0,
-      bytesOut: this.#tunnel ? this.#bytesOut : 0,
-    });
+    this.tunnelClosed(this.#upstream, { upgrade: 'websocket', bytesIn: this.#tunnel ? this.#bytesIn : 0, bytesOut: this.#tunnel ? this.#bytesOut : 0 });
   };
 }

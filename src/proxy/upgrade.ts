@@ -12,7 +12,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { upstreamErrorMessage, UpstreamExchange, type Target } from './exchange.js';
+import { UpstreamExchange, type Target } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { sendRawError } from './respond.js';
 
@@ -129,24 +129,12 @@ export class UpgradeExchange extends UpstreamExchange {
   onError(err: Error): void {
     const client = this.#client;
     const opts = this.#opts!;
-    const m = this.upstreamFailed(err, client.destroyed, this.answered ? null : () => this.dispatchNext(opts));
-    if (m === null) return;
-    if (this.answered) {
-      client.destroy();
-      return;
-    }
-    this.markAnswered(m.status);
-    sendRawError(client, m.status, this.requestId, upstreamErrorMessage(m));
+    this.tunnelFailed(err, () => this.dispatchNext(opts), (status, message) => sendRawError(client, status, this.requestId, message), () => client.destroy());
   }
 
   #onClientClose = (): void => {
-    if (!this.answered) this.abortUpstream();
-    this.#upstream?.destroy();
-    if (!this.firstEnd()) return;
-    if (!this.answered) this.rr.countRequest(499);
-    this.logAccess({
+    this.tunnelClosed(this.#upstream, {
       upgrade: this.#opts?.upgrade ?? null,
-      status: this.answered ? this.status : 499,
       bytesIn: this.#client.bytesRead - this.#bytesIn0,
       bytesOut: this.#client.bytesWritten - this.#bytesOut0,
     });

@@ -253,7 +253,11 @@ export class Exchange extends UpstreamExchange {
     const res = this.#res;
     if (this.#gone || this.#refused) return; // the client left or was answered; its close logs the exchange
     const retry = this.#retry;
-    const m = this.upstreamFailed(err, false, retry !== null && !res.headersSent ? () => ((this.#upstreamDone = false), this.#admit(retry)) : null);
+    const again = () => {
+      this.#upstreamDone = false;
+      this.#admit(retry!);
+    };
+    const m = this.upstreamFailed(err, false, retry !== null && !res.headersSent ? again : null);
     if (m === null) return;
     if (!res.headersSent) sendError(res, m.status, this.requestId, upstreamErrorMessage(m));
     else this.#cutClient(http2.constants.NGHTTP2_INTERNAL_ERROR); // mid-body failure: the client must see a truncated response, not a complete one

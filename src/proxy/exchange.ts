@@ -109,12 +109,12 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
    * failure marks the address down), and when `retry` is given and another
    * address is left, calls it and returns null. Otherwise counts and logs the
    * failure and returns its mapping, for the subclass to answer the client;
-   * null too when `clientGone` (nothing to answer).
+   * null too when the client is `gone` (nothing to answer).
    */
-  protected upstreamFailed(err: Error, clientGone: boolean, retry: (() => void) | null): MappedError | null {
+  protected upstreamFailed(err: Error, gone: boolean, retry: (() => void) | null): MappedError | null {
     const m = mapUpstreamError(err);
     const another = this.rr.upstream.failed(this.origin, m.connectFailed, this.#attempts);
-    if (clientGone) return null;
+    if (gone) return null;
     if (another && retry !== null) {
       retry();
       return null;

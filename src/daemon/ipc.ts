@@ -39,6 +39,7 @@ export interface ReadyMessage {
 export interface FailedMessage {
   type: typeof FAILED;
   code: ErrorCode;
+  /** The error and its causes on one line (`describeError`). */
   message: string;
 }
 

@@ -3,7 +3,7 @@
  * its primary, applies the primary's reloads and ticket keys, answers its
  * metrics requests (metrics/cluster.ts), and drains on its stop message.
  */
-import { isZtpError } from '../errors.js';
+import { describeError, isZtpError } from '../errors.js';
 import { ProxyServer } from '../server.js';
 import { keysOf, parseToWorker, readWorkerEnv, send, sendAndWait, toPrimary, type ToWorker } from './ipc.js';
 import { listenProxy } from './listen.js';
@@ -61,7 +61,7 @@ export async function runWorker(o: ServeOptions): Promise<number> {
     address = await listenProxy(server, listenKeys(o).listen, start?.listenFd !== undefined ? { fd: start.listenFd } : undefined);
   } catch (err) {
     // A busy port stays busy: the primary ends with this error instead of restarting workers into it.
-    if (isZtpError(err, 'ZTP_LISTEN')) await sendAndWait(process, toPrimary.failed(err.code, err.message));
+    if (isZtpError(err, 'ZTP_LISTEN')) await sendAndWait(process, toPrimary.failed(err.code, describeError(err)));
     reloader.close();
     await server.close(0);
     throw err;

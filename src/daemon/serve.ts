@@ -25,5 +25,10 @@ export async function serve(o: ServeOptions): Promise<number> {
     return EXIT.ok;
   }
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
-  return workers > 1 ? runPrimary(prepared, workers) : runSingle(prepared);
+  try {
+    return await (workers > 1 ? runPrimary(prepared, workers) : runSingle(prepared));
+  } catch (err) {
+    await prepared.echo?.close();
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 // The end-of-life table of Node.js lines, the start-up warning it drives, and
 // what `--version` says about the runtime.
 import t from 'tap';
-import { warnRuntime } from '../src/daemon/serve.js';
+import { warnRuntime } from '../src/daemon/notices.js';
 import { NODE_END_OF_LIFE, nodeLineStatus, RECOMMENDED_NODE, versionText } from '../src/node-support.js';
 import { memoryLogger } from './helpers/proxy.js';
 

@@ -29,6 +29,8 @@ export interface MetricsListenerOptions {
   ready?: () => Readiness;
   /** Called when producing /metrics fails (the scrape gets a 500); for logging. */
   onError?: (err: unknown) => void;
+  /** How a bind error names this listener: the config key or flag that set the address. Default `metrics listener`. */
+  name?: string;
 }
 
 /** A started metrics listener. */
@@ -54,10 +56,11 @@ const MAX_CONNECTIONS = 64;
  * JSON `{ ok, checks }`). Other paths answer 404, other methods 405.
  *
  * @throws ZtpError `ZTP_INTERNAL` when neither or both of `registry`/`aggregate`
- *   are given; `ZTP_LISTEN` when the address cannot be bound.
+ *   are given; `ZTP_LISTEN` naming `name` and the address when it cannot be
+ *   bound (in use, a privileged port).
  */
 export async function startMetricsListener(options: MetricsListenerOptions): Promise<MetricsListener> {
-  const { host = '127.0.0.1', port = 9464, registry, aggregate, ready, onError } = options;
+  const { host = '127.0.0.1', port = 9464, registry, aggregate, ready, onError, name = 'metrics listener' } = options;
   if ((registry === undefined) === (aggregate === undefined)) {
     throw new ZtpError('ZTP_INTERNAL', 'metrics listener: give exactly one of registry and aggregate');
   }
@@ -84,7 +87,7 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
 
   await new Promise<void>((resolve, reject) => {
     const onListenError = (err: Error): void => {
-      reject(new ZtpError('ZTP_LISTEN', `metrics listener on ${host}:${port}`, { cause: err }));
+      reject(new ZtpError('ZTP_LISTEN', `${name} ${host}:${port}: cannot listen`, { cause: err }));
     };
     server.once('error', onListenError);
     server.listen({ host, port }, () => {

@@ -107,6 +107,7 @@ t.test('a broken config on reload keeps the old one serving and is counted', asy
   await until(async () => (await scrape(p.metricsPort!, 'ztproxy_config_reloads_total', { result: 'failed' })) >= 1, 'the failed reload to be counted');
   t.match(p.output(), /reload failed; old config keeps serving/);
   t.match(p.output(), /routez: unknown key/, 'the log says why');
+  t.match(p.output(), /"code":"ZTP_RELOAD"/, 'with the documented code');
   t.equal((await request(p.port, pki.caCert, alice)).status, 200, 'the old config still serves');
   t.equal(up.requests.length, 2);
   p.child.kill('SIGTERM');

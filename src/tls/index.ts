@@ -5,5 +5,5 @@ export { loadTlsMaterial, CIPHERS, type TlsMaterial } from './context.js';
 export { verifyFailureReason, handshakeErrorReason, handshakeAbortReason } from './handshake-reason.js';
 export { chainViolation, type ChainViolation } from './chain-policy.js';
 export { MaterialWatcher } from './reload.js';
-export { DEFAULT_GROUPS, ecdhCurveOption, groupOffered, groupProblems, negotiatedGroup } from './groups.js';
+export { ecdhCurveOption, negotiatedGroup } from './groups.js';
 export { PeerRecheck, type RecheckFailure } from './peer-recheck.js';

@@ -5,7 +5,7 @@
  */
 import { checkSchema, ValidationError, type Problem } from '../util/index.js';
 import { endpointProblem, parseHostAddress, parseSubnet } from './net.js';
-import { InventorySchema, ROLES, type Inventory } from './schema.js';
+import { DEFAULT_PATH_PREFIX, InventorySchema, ROLES, type Inventory } from './schema.js';
 import { buildTopology } from './topology.js';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -74,7 +74,7 @@ function crossFieldProblems(inv: Inventory): Problem[] {
       } else if (!r.pathPrefix.startsWith('/')) add(`${p}.pathPrefix`, `expected a path starting with /, got ${JSON.stringify(r.pathPrefix)}`);
     }
     if (r.from === 'proxy' && r.to === 'app' && r.via === 'wg' && r.proto === 'tcp') {
-      const prefix = r.pathPrefix ?? '/';
+      const prefix = r.pathPrefix ?? DEFAULT_PATH_PREFIX;
       const other = prefixes.get(prefix);
       if (other !== undefined) add(`${p}.pathPrefix`, `route ${prefix} is already taken by rules[${other}]: give each proxy → app rule its own pathPrefix`);
       else prefixes.set(prefix, i);

@@ -4,7 +4,7 @@
  * files and appends to the index while holding the store lock, so concurrent
  * runs never lose an entry or reuse a serial.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as x509 from './x509.js';
 import { ZtpError } from '../errors.js';
@@ -299,13 +299,4 @@ export async function signCsr(opts: SignCsrOptions): Promise<SignCsrResult> {
     },
   });
   return { certPem: fullPem, ...(opts.outPath && { certPath: opts.outPath }), serial: cert.serialNumber.toLowerCase(), subject };
-}
-
-/** Reads a file for the CLI and library callers, wrapping errors as `ZTP_CA_INVALID_INPUT`. */
-export async function readInputFile(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (cause) {
-    throw new ZtpError('ZTP_CA_INVALID_INPUT', `cannot read ${what} ${path}`, { cause });
-  }
 }

@@ -118,7 +118,8 @@ export async function writeIndex(dir: string, idx: StoreIndex): Promise<void> {
 
 /**
  * Loads the CA certificate, chain and key of `dir`. Throws `ZTP_CA_NOT_FOUND`
- * when the store is missing, `ZTP_CA_PASSPHRASE` on a wrong or missing passphrase.
+ * when the store is missing, `ZTP_CA_STORE` naming the file when ca.crt or
+ * chain.crt does not parse, `ZTP_CA_PASSPHRASE` on a wrong or missing passphrase.
  */
 export async function loadCA(dir: string, passphrase?: string): Promise<LoadedCA> {
   let certPem: string;
@@ -129,13 +130,26 @@ export async function loadCA(dir: string, passphrase?: string): Promise<LoadedCA
   } catch (cause) {
     throw new ZtpError('ZTP_CA_NOT_FOUND', `no CA store in ${dir} (run "ztproxy ca init --dir ${dir}")`, { cause });
   }
-  const cert = new X509Certificate(certPem);
-  const chainText = await readFile(join(dir, CA_CHAIN_FILE), 'utf8').catch(() => certPem);
-  const embedChain: string[] = [];
-  for (const pem of splitPem(chainText)) {
-    const c = new X509Certificate(pem);
-    if (!(await c.isSelfSigned())) embedChain.push(pem);
-  }
+  const cert = await storeFile(join(dir, CA_CERT_FILE), async () => new X509Certificate(certPem));
+  const chainPath = join(dir, CA_CHAIN_FILE);
+  const chainText = await readFile(chainPath, 'utf8').catch(() => certPem);
+  const embedChain = await storeFile(chainPath, async () => {
+    const blocks = splitPem(chainText);
+    // It holds at least ca.crt: an empty one would silently drop the intermediates from every leaf.
+    if (blocks.length === 0) throw new Error('no PEM certificate in it');
+    const pems: string[] = [];
+    for (const pem of blocks) if (!(await new X509Certificate(pem).isSelfSigned())) pems.push(pem);
+    return pems;
+  });
   const key = loadPrivateKey(keyPem, passphrase || undefined, join(dir, CA_KEY_FILE));
   return { dir, cert, certPem: cert.toString('pem') + '\n', embedChain, signer: await toSigner(key) };
+}
+
+/** Runs `parse` on a store file; what x509/asn1js throw on a corrupt file becomes `ZTP_CA_STORE` naming it. */
+async function storeFile<T>(path: string, parse: () => Promise<T>): Promise<T> {
+  try {
+    return await parse();
+  } catch (cause) {
+    throw new ZtpError('ZTP_CA_STORE', `corrupt CA store file ${path}: it does not parse as a certificate`, { cause });
+  }
 }

@@ -5,12 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Value } from '@sinclair/typebox/value';
-import { parseDocument } from 'yaml';
 import { ZtpError } from '../errors.js';
-import { groupProblems } from '../tls/index.js';
-import { cipherListProblems } from './tls-ciphers.js';
-import { ConfigSchema, type Config, type IdentityRule, type RouteConfig, type UpstreamConfig } from './schema.js';
-import { validate, type Problem } from './validate.js';
+import { checkSchema, parseStrictYaml, ValidationError, type Problem } from '../util/index.js';
+import { cipherListProblems, groupProblems } from './openssl-names.js';
+import { ConfigSchema, IDENTITY_HEADER_WHEN_TRUE, UpstreamObjectSchema, type Config, type IdentityRule, type RouteConfig, type UpstreamConfig } from './schema.js';
 
 export interface HostPort {
   readonly host: string;
@@ -59,7 +57,6 @@ export type ResolvedConfig = Readonly<Omit<Config, 'routes'>> & {
   readonly hosts: ReadonlySet<string>;
   /** The file it came from, if any (relative paths in it are resolved already). */
   readonly source: string | null;
-  readonly workerCount: number;
 };
 
 /** Quick-start flags: each overrides the file's value where both are given. */
@@ -95,9 +92,12 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Reads, validates and normalizes a config from a YAML file and/or quick-start
- * flags. Throws ZtpError `ZTP_CONFIG_UNKNOWN_KEY` when the only problems are
- * unknown keys, `ZTP_CONFIG_INVALID` otherwise (`ZTP_CONFIG_INSECURE_UPSTREAM`
- * for a plaintext non-loopback upstream), listing every problem by key path.
+ * flags. Throws `ZTP_CONFIG_READ` when the file cannot be read,
+ * `ZTP_CONFIG_PARSE` when it is not strict YAML, and otherwise a
+ * {@link ValidationError} listing every problem by key path:
+ * `ZTP_CONFIG_UNKNOWN_KEY` when the only problems are unknown keys,
+ * `ZTP_CONFIG_INSECURE_UPSTREAM` when they are only plaintext non-loopback
+ * upstreams, `ZTP_CONFIG_INVALID` otherwise.
  */
 export async function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): Promise<ResolvedConfig> {
   let raw: unknown = {};
@@ -113,61 +113,51 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   return resolveConfig(raw, overrides, file ?? null);
 }
 
-/** Parses YAML strictly: duplicate keys are errors. */
+/** Parses config YAML strictly (duplicate keys, bad aliases and alias bombs are errors): `ZTP_CONFIG_PARSE`. */
 export function parseYaml(text: string, file = 'config'): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
-  if (doc.errors.length > 0) {
-    const msg = doc.errors.map((e) => e.message.split('\n')[0]).join('; ');
-    throw new ZtpError('ZTP_CONFIG_PARSE', `${file}: ${msg}`);
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 50 }) as unknown;
-  } catch (cause) {
-    // Found by test/fuzz: an unresolved alias under a merge key (`<<: *a`) or an alias bomb throws here, not in doc.errors.
-    throw new ZtpError('ZTP_CONFIG_PARSE', `${file}: ${(cause as Error).message.split('\n')[0]}`, { cause });
-  }
-  return value ?? {};
+  return parseStrictYaml(text, file, 'ZTP_CONFIG_PARSE');
 }
 
 /** Validates a parsed config object; see {@link loadConfig}. */
 export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, source: string | null = null): ResolvedConfig {
   const where = source ?? 'config';
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ZtpError('ZTP_CONFIG_INVALID', `${where}: expected a mapping at the top level`);
+    throw configError(where, [{ path: '(top level)', message: 'expected a mapping' }], 'ZTP_CONFIG_INVALID');
   }
   const merged = applyOverrides(structuredClone(raw) as Record<string, unknown>, overrides);
-  // Value.Default fills `merged` in place: what the operator wrote is read before it.
+  // checkSchema fills `merged` in place: what the operator wrote is read before it.
   const writtenMinVersion = (merged as { tls?: { minVersion?: unknown } }).tls?.minVersion;
-  const withDefaults = Value.Default(ConfigSchema, merged) as Record<string, unknown>;
-  const problems = validate(ConfigSchema, withDefaults);
-  if (problems.length > 0) throw configError(where, problems);
-  const cfg = withDefaults as unknown as Config;
+  const { value: cfg, problems } = checkSchema(ConfigSchema, merged);
+  if (problems.length > 0) {
+    const onlyUnknownKeys = problems.every((p) => p.unknownKey === true);
+    throw configError(where, problems, onlyUnknownKeys ? 'ZTP_CONFIG_UNKNOWN_KEY' : 'ZTP_CONFIG_INVALID');
+  }
   const more: Problem[] = [];
+  // Plain http to a non-loopback upstream: kept apart, since those alone get their own code.
+  const insecure: Problem[] = [];
   const listenAddress = parseHostPort(cfg.listen);
-  if (!listenAddress) more.push({ path: 'listen', message: `expected HOST:PORT, got ${JSON.stringify(cfg.listen)}`, unknownKey: false });
+  if (!listenAddress) more.push({ path: 'listen', message: `expected HOST:PORT, got ${JSON.stringify(cfg.listen)}` });
   let metricsAddress: HostPort | null = null;
   if (cfg.metrics.listen !== false) {
     metricsAddress = parseHostPort(cfg.metrics.listen);
-    if (!metricsAddress) more.push({ path: 'metrics.listen', message: `expected HOST:PORT or false, got ${JSON.stringify(cfg.metrics.listen)}`, unknownKey: false });
+    if (!metricsAddress) more.push({ path: 'metrics.listen', message: `expected HOST:PORT or false, got ${JSON.stringify(cfg.metrics.listen)}` });
   }
   const names = new Set<string>();
   const routes = cfg.routes.map((r, i) => {
-    if (names.has(r.name)) more.push({ path: `routes[${i}].name`, message: `duplicate route name ${JSON.stringify(r.name)}`, unknownKey: false });
+    if (names.has(r.name)) more.push({ path: `routes[${i}].name`, message: `duplicate route name ${JSON.stringify(r.name)}` });
     names.add(r.name);
-    return resolveRoute(r, i, overrides, more);
+    return resolveRoute(r, i, overrides, more, insecure);
   });
   const headerNames = resolveHeaderNames(cfg, more);
   if (cfg.tls.groups !== undefined) {
-    for (const [i, message] of groupProblems(cfg.tls.groups)) more.push({ path: i === null ? 'tls.groups' : `tls.groups[${i}]`, message, unknownKey: false });
+    for (const [i, message] of groupProblems(cfg.tls.groups)) more.push({ path: i === null ? 'tls.groups' : `tls.groups[${i}]`, message });
   }
-  if (cfg.tls.ciphers !== undefined) for (const message of cipherListProblems(cfg.tls.ciphers)) more.push({ path: 'tls.ciphers', message, unknownKey: false });
+  if (cfg.tls.ciphers !== undefined) for (const message of cipherListProblems(cfg.tls.ciphers)) more.push({ path: 'tls.ciphers', message });
   if (cfg.tls.profile === 'modern' && writtenMinVersion === 'TLSv1.2') {
-    more.push({ path: 'tls.minVersion', message: 'TLSv1.2 contradicts tls.profile modern (TLS 1.3 only); remove one of them', unknownKey: false });
+    more.push({ path: 'tls.minVersion', message: 'TLSv1.2 contradicts tls.profile modern (TLS 1.3 only); remove one of them' });
   }
-  if (more.length > 0) {
-    const insecure = more.every((p) => p.message.includes('insecurePlaintext'));
-    throw configError(where, more, insecure ? 'ZTP_CONFIG_INSECURE_UPSTREAM' : 'ZTP_CONFIG_INVALID');
+  if (more.length > 0 || insecure.length > 0) {
+    throw configError(where, [...more, ...insecure], more.length > 0 ? 'ZTP_CONFIG_INVALID' : 'ZTP_CONFIG_INSECURE_UPSTREAM');
   }
   const hosts = new Set(routes.flatMap((r) => (r.host ? [r.host] : [])));
   const resolved = {
@@ -178,7 +168,6 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, sou
     headerNames,
     hosts,
     source,
-    workerCount: 1,
   };
   return deepFreeze(resolved) as ResolvedConfig;
 }
@@ -208,13 +197,14 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Recor
   return raw;
 }
 
-function resolveRoute(r: RouteConfig, i: number, o: ConfigOverrides, problems: Problem[]): ResolvedRoute {
+function resolveRoute(r: RouteConfig, i: number, o: ConfigOverrides, problems: Problem[], insecure: Problem[]): ResolvedRoute {
   const at = `routes[${i}].upstream`;
-  const up: UpstreamConfig = typeof r.upstream === 'string' ? { url: r.upstream } : r.upstream;
+  // The string form gets the object form's defaults from the schema (the object form has them already).
+  const up = Value.Default(UpstreamObjectSchema, typeof r.upstream === 'string' ? { url: r.upstream } : r.upstream) as UpstreamConfig & { connections: number };
   const insecurePlaintext = up.insecurePlaintext === true || o.insecurePlaintextUpstream === true;
   const list = up.urls ?? (up.url !== undefined ? [up.url] : []);
-  if (up.url !== undefined && up.urls !== undefined) problems.push({ path: at, message: 'give either url or urls, not both', unknownKey: false });
-  if (list.length === 0) problems.push({ path: at, message: 'missing (expected url or urls)', unknownKey: false });
+  if (up.url !== undefined && up.urls !== undefined) problems.push({ path: at, message: 'give either url or urls, not both' });
+  if (list.length === 0) problems.push({ path: at, message: 'missing (expected url or urls)' });
   const origins: string[] = [];
   let schemes = new Set<string>();
   list.forEach((text, j) => {
@@ -223,34 +213,33 @@ function resolveRoute(r: RouteConfig, i: number, o: ConfigOverrides, problems: P
     try {
       u = new URL(text);
     } catch {
-      problems.push({ path, message: `expected an http:// or https:// URL, got ${JSON.stringify(text)}`, unknownKey: false });
+      problems.push({ path, message: `expected an http:// or https:// URL, got ${JSON.stringify(text)}` });
       return;
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      problems.push({ path, message: `expected an http:// or https:// URL, got ${JSON.stringify(text)}`, unknownKey: false });
+      problems.push({ path, message: `expected an http:// or https:// URL, got ${JSON.stringify(text)}` });
       return;
     }
     if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
-      problems.push({ path, message: `expected a URL without path, query or credentials, got ${JSON.stringify(text)}`, unknownKey: false });
+      problems.push({ path, message: `expected a URL without path, query or credentials, got ${JSON.stringify(text)}` });
       return;
     }
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !insecurePlaintext) {
-      problems.push({
+      insecure.push({
         path,
         message: `route "${r.name}": plain http to non-loopback ${u.host} would send client identities unencrypted; use https, or set upstream.insecurePlaintext: true (or --insecure-plaintext-upstream) when the network is encrypted (e.g. WireGuard)`,
-        unknownKey: false,
       });
     }
     schemes.add(u.protocol);
     origins.push(u.origin);
   });
-  if (schemes.size > 1) problems.push({ path: at, message: 'all urls of a route must use the same scheme', unknownKey: false });
+  if (schemes.size > 1) problems.push({ path: at, message: 'all urls of a route must use the same scheme' });
   const tls = schemes.has('https:');
   if (!tls && (up.ca || up.cert || up.key || up.servername)) {
-    problems.push({ path: at, message: 'ca, cert, key and servername need an https:// upstream', unknownKey: false });
+    problems.push({ path: at, message: 'ca, cert, key and servername need an https:// upstream' });
   }
   if ((up.cert === undefined) !== (up.key === undefined)) {
-    problems.push({ path: up.cert === undefined ? `${at}.cert` : `${at}.key`, message: 'cert and key go together', unknownKey: false });
+    problems.push({ path: up.cert === undefined ? `${at}.cert` : `${at}.key`, message: 'cert and key go together' });
   }
   schemes = new Set();
   const host = r.host?.toLowerCase().replace(/\.$/, '');
@@ -267,28 +256,19 @@ function resolveRoute(r: RouteConfig, i: number, o: ConfigOverrides, problems: P
       ...(up.key ? { key: up.key } : {}),
       ...(up.servername ? { servername: up.servername } : {}),
       insecurePlaintext,
-      connections: up.connections ?? 128,
+      connections: up.connections,
     },
     ...(r.allow ? { allow: r.allow } : {}),
     ...(r.deny ? { deny: r.deny } : {}),
   };
 }
 
-const DEFAULT_HEADER = {
-  issuerDN: 'x-client-issuer-dn',
-  verify: 'x-client-verify',
-  serial: 'x-client-serial',
-  fingerprint: 'x-client-fingerprint',
-  cert: 'x-client-cert',
-} as const;
-
 function resolveHeaderNames(cfg: Config, problems: Problem[]): IdentityHeaderNames {
   const ih = cfg.identityHeaders;
-  const pick = (k: keyof typeof DEFAULT_HEADER): string | null => {
+  const pick = (k: keyof typeof IDENTITY_HEADER_WHEN_TRUE): string | null => {
     const v = ih[k];
     if (v === false) return null;
-    if (v === true) return DEFAULT_HEADER[k];
-    return v.toLowerCase();
+    return (v === true ? IDENTITY_HEADER_WHEN_TRUE[k] : v).toLowerCase();
   };
   const names: IdentityHeaderNames = {
     subjectDN: ih.subjectDN.toLowerCase(),
@@ -301,18 +281,14 @@ function resolveHeaderNames(cfg: Config, problems: Problem[]): IdentityHeaderNam
   const seen = new Map<string, string>();
   for (const [k, v] of Object.entries(names)) {
     if (v === null) continue;
-    if (seen.has(v)) problems.push({ path: `identityHeaders.${k}`, message: `header ${v} is already used by identityHeaders.${seen.get(v)}`, unknownKey: false });
+    if (seen.has(v)) problems.push({ path: `identityHeaders.${k}`, message: `header ${v} is already used by identityHeaders.${seen.get(v)}` });
     seen.set(v, k);
   }
   return names;
 }
 
-function configError(where: string, problems: Problem[], code?: 'ZTP_CONFIG_INSECURE_UPSTREAM' | 'ZTP_CONFIG_INVALID'): ZtpError {
-  const lines = problems.map((p) => `${p.path}: ${p.message}`);
-  const c = code ?? (problems.every((p) => p.unknownKey) ? 'ZTP_CONFIG_UNKNOWN_KEY' : 'ZTP_CONFIG_INVALID');
-  const err = new ZtpError(c, `invalid config ${where}:\n  ${lines.join('\n  ')}`);
-  (err as ZtpError & { problems: Problem[] }).problems = problems;
-  return err;
+function configError(where: string, problems: Problem[], code: 'ZTP_CONFIG_UNKNOWN_KEY' | 'ZTP_CONFIG_INSECURE_UPSTREAM' | 'ZTP_CONFIG_INVALID'): ValidationError {
+  return new ValidationError(code, `invalid config ${where}`, problems);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -8,7 +8,6 @@
  */
 export { loadInventory, parseInventory } from './load-inventory.js';
 export { validateInventory } from './validate-inventory.js';
-export { InventoryInvalidError, type InventoryIssue } from './inventory-error.js';
 export { renderHosts, type RenderedFile, type RenderHostsOptions } from './render-hosts.js';
 export { writeRendered } from './write-rendered.js';
 export { generateWgKeyPair, wgPublicKey, type WgKeyPair } from './wg-keys.js';

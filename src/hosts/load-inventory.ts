@@ -1,21 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { ZtpError } from '../errors.js';
+import { parseStrictYaml } from '../util/index.js';
 import type { Inventory } from './schema.js';
 import { validateInventory } from './validate-inventory.js';
 
 /**
  * Parses inventory YAML text (`source` names it in messages) and validates it.
- * Throws `ZTP_HOSTS_INVALID` on a YAML syntax error or any schema or
- * cross-field problem (see {@link validateInventory}).
+ * Throws `ZTP_HOSTS_INVALID` when the text is not strict YAML (syntax errors,
+ * duplicate keys, unresolved aliases, alias bombs: the same parser as the
+ * config) or on any schema or cross-field problem (see {@link validateInventory}).
  */
 export function parseInventory(text: string, source: string): Inventory {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const first = doc.errors[0]!;
-    throw new ZtpError('ZTP_HOSTS_INVALID', `inventory ${source}: YAML syntax error: ${first.message.split('\n')[0]}`, { cause: first });
-  }
-  return validateInventory(doc.toJS(), source);
+  return validateInventory(parseStrictYaml(text, `inventory ${source}`, 'ZTP_HOSTS_INVALID'), source);
 }
 
 /**

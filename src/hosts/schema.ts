@@ -101,6 +101,12 @@ const Admin = Type.Object(
   closed,
 );
 
+/**
+ * The route prefix of a proxy → app rule without `pathPrefix`. Not a schema
+ * `default`: only those rules may carry the key at all.
+ */
+export const DEFAULT_PATH_PREFIX = '/';
+
 const Rule = Type.Object(
   {
     /** Source: a role, `admins` (the admin workstations) or `any` (any mesh member; the only source of public rules). */
@@ -112,7 +118,7 @@ const Rule = Type.Object(
     proto: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' }),
     /** `wg` (default): over wg0 only, from the sources' wg addresses. `public`: on every non-wg interface. */
     via: Type.Union([Type.Literal('wg'), Type.Literal('public')], { default: 'wg' }),
-    /** proxy → app rules only: the ztproxy route's path prefix. Default `/`. */
+    /** proxy → app rules only: the ztproxy route's path prefix. Default {@link DEFAULT_PATH_PREFIX}. */
     pathPrefix: Type.Optional(Type.String()),
   },
   closed,

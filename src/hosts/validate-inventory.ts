@@ -3,10 +3,9 @@
  * the cross-field checks. Every problem is collected and reported at once;
  * nothing is rendered or written from an inventory with any problem.
  */
-import { Value } from '@sinclair/typebox/value';
-import { InventoryInvalidError, type InventoryIssue } from './inventory-error.js';
+import { checkSchema, ValidationError, type Problem } from '../util/index.js';
 import { endpointProblem, parseHostAddress, parseSubnet } from './net.js';
-import { InventorySchema, ROLES, type Inventory } from './schema.js';
+import { DEFAULT_PATH_PREFIX, InventorySchema, ROLES, type Inventory } from './schema.js';
 import { buildTopology } from './topology.js';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -16,41 +15,17 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PRINCIPAL = /^[^\s,#]+$/;
 const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
-function pointerToPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
-}
-
-function schemaIssues(value: unknown): InventoryIssue[] {
-  const seen = new Set<string>();
-  const issues: InventoryIssue[] = [];
-  for (const e of Value.Errors(InventorySchema, value)) {
-    const path = pointerToPath(e.path) || '(root)';
-    if (seen.has(path)) continue; // one message per key: the first is the most specific
-    seen.add(path);
-    const message =
-      e.message === 'Unexpected property' ? 'unknown key'
-      : e.message === 'Expected required property' ? 'required key is missing'
-      : `${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}, got ${JSON.stringify(e.value)}`;
-    issues.push({ path, message });
-  }
-  return issues;
-}
-
 /** Adds the host or admin name to paths such as `hosts[2].address`, so a message names both. */
-function named(inv: Inventory, issue: InventoryIssue): InventoryIssue {
-  const m = /^(hosts|admins)\[(\d+)\]/.exec(issue.path);
+function named(inv: Inventory, problem: Problem): Problem {
+  const m = /^(hosts|admins)\[(\d+)\]/.exec(problem.path);
   const name = m ? inv[m[1] as 'hosts' | 'admins'][Number(m[2])]?.name : undefined;
   const shown = name !== undefined && NAME.test(name) ? name : JSON.stringify(name);
-  return name ? { path: `${issue.path} (${m![1] === 'hosts' ? 'host' : 'admin'} ${shown})`, message: issue.message } : issue;
+  return name ? { path: `${problem.path} (${m![1] === 'hosts' ? 'host' : 'admin'} ${shown})`, message: problem.message } : problem;
 }
 
-function crossFieldIssues(inv: Inventory): InventoryIssue[] {
-  const issues: InventoryIssue[] = [];
-  const add = (path: string, message: string) => issues.push({ path, message });
+function crossFieldProblems(inv: Inventory): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
   const roles: readonly string[] = ROLES;
   const subnet = parseSubnet(inv.network.subnet);
   if (typeof subnet === 'string') add('network.subnet', `${subnet}, got ${JSON.stringify(inv.network.subnet)}`);
@@ -99,7 +74,7 @@ function crossFieldIssues(inv: Inventory): InventoryIssue[] {
       } else if (!r.pathPrefix.startsWith('/')) add(`${p}.pathPrefix`, `expected a path starting with /, got ${JSON.stringify(r.pathPrefix)}`);
     }
     if (r.from === 'proxy' && r.to === 'app' && r.via === 'wg' && r.proto === 'tcp') {
-      const prefix = r.pathPrefix ?? '/';
+      const prefix = r.pathPrefix ?? DEFAULT_PATH_PREFIX;
       const other = prefixes.get(prefix);
       if (other !== undefined) add(`${p}.pathPrefix`, `route ${prefix} is already taken by rules[${other}]: give each proxy → app rule its own pathPrefix`);
       else prefixes.set(prefix, i);
@@ -119,10 +94,10 @@ function crossFieldIssues(inv: Inventory): InventoryIssue[] {
     if (!inv.ssh[key].startsWith('/') || /\s/.test(inv.ssh[key])) add(`ssh.${key}`, 'expected an absolute path without spaces');
   }
   if (!inv.ztproxy.dir.startsWith('/') || /\s/.test(inv.ztproxy.dir)) add('ztproxy.dir', 'expected an absolute path without spaces');
-  return issues;
+  return problems;
 }
 
-function reachabilityIssues(inv: Inventory): InventoryIssue[] {
+function reachabilityProblems(inv: Inventory): Problem[] {
   return buildTopology(inv).flatMap((view, i) =>
     view.inbound.length === 0 && view.publicInbound.length === 0
       ? [{ path: `hosts[${i}]`, message: 'no rule admits anything to this host and it is not SSH-reachable: add a rule with to: its role or all' }]
@@ -132,19 +107,22 @@ function reachabilityIssues(inv: Inventory): InventoryIssue[] {
 
 /**
  * Validates a parsed inventory document, fills in defaults and returns a
- * deep-frozen Inventory. Throws {@link InventoryInvalidError}
+ * deep-frozen Inventory. Throws a {@link ValidationError}
  * (`ZTP_HOSTS_INVALID`) listing every problem, each naming its key path and,
  * for hosts and admins, the name.
  */
 export function validateInventory(doc: unknown, source: string): Inventory {
-  const value = Value.Default(InventorySchema, Value.Clone(doc ?? {}));
-  const shape = schemaIssues(value);
-  if (shape.length) throw new InventoryInvalidError(source, shape);
-  const inv = value as Inventory;
-  let issues = crossFieldIssues(inv);
-  if (!issues.length) issues = reachabilityIssues(inv);
-  if (issues.length) throw new InventoryInvalidError(source, issues.map((i) => named(inv, i)));
+  const { value: inv, problems: shape } = checkSchema(InventorySchema, structuredClone(doc ?? {}));
+  if (shape.length) throw inventoryError(source, shape);
+  let problems = crossFieldProblems(inv);
+  if (!problems.length) problems = reachabilityProblems(inv);
+  if (problems.length) throw inventoryError(source, problems.map((p) => named(inv, p)));
   return deepFreeze(inv);
+}
+
+function inventoryError(source: string, problems: readonly Problem[]): ValidationError {
+  const heading = `inventory ${source} has ${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  return new ValidationError('ZTP_HOSTS_INVALID', heading, problems, { oneLine: true });
 }
 
 function deepFreeze<T>(o: T): T {

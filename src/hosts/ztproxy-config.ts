@@ -1,4 +1,4 @@
-import type { Inventory } from './schema.js';
+import { DEFAULT_PATH_PREFIX, type Inventory } from './schema.js';
 import type { HostView } from './topology.js';
 
 const PLAIN = /^[A-Za-z0-9_/.:-]+$/;
@@ -24,7 +24,7 @@ export function renderZtproxyConfig(inv: Inventory, view: HostView, tlsDir: stri
   const listenPort = view.publicInbound.find((r) => r.rule.proto === 'tcp')?.rule.port ?? 443;
   const routes = view.outbound
     .filter((r) => r.rule.to === 'app' && r.rule.proto === 'tcp')
-    .map((r) => ({ prefix: r.rule.pathPrefix ?? '/', port: r.rule.port, index: r.index, apps: r.members }))
+    .map((r) => ({ prefix: r.rule.pathPrefix ?? DEFAULT_PATH_PREFIX, port: r.rule.port, index: r.index, apps: r.members }))
     .sort((a, b) => b.prefix.length - a.prefix.length || a.index - b.index);
   const taken = new Set<string>();
   const lines = [

@@ -1,69 +1,11 @@
 /**
- * TLS key-exchange groups: the default preference (hybrid post-quantum
- * first where this runtime's OpenSSL offers it), the check of `tls.groups`,
- * and which group a server-side connection used.
- *
- * What OpenSSL offers is found by asking it (`tls.createSecureContext` with
- * that `ecdhCurve`), never from a list of versions: Node 20 bundles OpenSSL
- * 3.0 (no ML-KEM), Node 24 bundles 3.5 (X25519MLKEM768), and a Node built
- * against a system OpenSSL may differ from both.
+ * TLS key-exchange groups: the `ecdhCurve` a context is built with and which
+ * group a server-side connection used. The default preference is the
+ * schema's (DEFAULT_GROUPS); what OpenSSL offers, and the check of
+ * `tls.groups`, live in config (src/config/openssl-names.ts).
  */
-import tls from 'node:tls';
-
-/**
- * Preferred order when `tls.groups` is not set: X25519MLKEM768 (hybrid
- * X25519 + ML-KEM-768, what current Chrome, Firefox and OpenSSL 3.5 clients
- * send first), then X25519, P-256, P-384. Groups this runtime lacks are left
- * out silently.
- */
-export const DEFAULT_GROUPS: readonly string[] = ['X25519MLKEM768', 'X25519', 'P-256', 'P-384'];
-
-const offered = new Map<string, boolean>();
-
-/** Whether this runtime's OpenSSL accepts `group` as a key-exchange group (asked once per name). */
-export function groupOffered(group: string): boolean {
-  let ok = offered.get(group);
-  if (ok === undefined) {
-    ok = tryEcdhCurve(group);
-    offered.set(group, ok);
-  }
-  return ok;
-}
-
-/** Whether OpenSSL takes `list` as the groups of a context. */
-function tryEcdhCurve(list: string): boolean {
-  try {
-    tls.createSecureContext({ ecdhCurve: list });
-    return true;
-  } catch {
-    // Node 20 leaves OpenSSL's error on the thread's error queue when it refuses a curve list, and the next
-    // call that looks at the queue fails for it (webcrypto's importKey throws DataError). Creating a context
-    // clears the queue.
-    tls.createSecureContext();
-    return false;
-  }
-}
-
-/**
- * Problems of a configured `tls.groups` list, as `[index, message]` pairs
- * (an empty array when OpenSSL takes the list as it is).
- */
-export function groupProblems(groups: readonly string[]): [number | null, string][] {
-  const out: [number | null, string][] = [];
-  const seen = new Set<string>();
-  groups.forEach((g, i) => {
-    // OpenSSL 3.0 refuses a group listed twice and 3.5 takes it: refuse it on both.
-    if (seen.has(g.toLowerCase())) out.push([i, `group ${JSON.stringify(g)} is listed twice`]);
-    seen.add(g.toLowerCase());
-    if (!groupOffered(g)) out.push([i, `unknown group ${JSON.stringify(g)} (not offered by OpenSSL ${process.versions.openssl} of Node ${process.version})`]);
-  });
-  if (out.length === 0 && groups.length > 0) {
-    if (!tryEcdhCurve(groups.join(':'))) {
-      out.push([null, `OpenSSL ${process.versions.openssl} refuses the list ${JSON.stringify(groups.join(':'))}`]);
-    }
-  }
-  return out;
-}
+import type tls from 'node:tls';
+import { DEFAULT_GROUPS, groupOffered } from '../config/index.js';
 
 /** The `ecdhCurve` option: `configured` as given, or the default preference minus what OpenSSL lacks. */
 export function ecdhCurveOption(configured: readonly string[] | undefined): string {

@@ -13,5 +13,5 @@ export {
 } from './handshake-reason.js';
 export { chainViolation, type ChainViolation } from './chain-policy.js';
 export { MaterialWatcher } from './reload.js';
-export { DEFAULT_GROUPS, ecdhCurveOption, groupOffered, groupProblems, negotiatedGroup } from './groups.js';
+export { ecdhCurveOption, negotiatedGroup } from './groups.js';
 export { PeerRecheck, CONNECTION_REVOKED_REASONS, type ConnectionRevokedReason, type RecheckFailure } from './peer-recheck.js';

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig, parseHostPort, parseYaml, resolveConfig } from '../../src/config/index.js';
+import { ValidationError } from '../../src/util/index.js';
 
 const tls = { cert: '/c', key: '/k', clientCA: '/ca' };
 const minimal = { tls, routes: [{ name: 'api', upstream: 'http://127.0.0.1:8080' }] };
@@ -11,7 +12,8 @@ const problemsOf = (raw: unknown, overrides = {}) => {
   try {
     resolveConfig(raw, overrides);
   } catch (err) {
-    return { code: (err as { code: string }).code, problems: (err as { problems?: { path: string; message: string }[] }).problems ?? [], message: (err as Error).message };
+    if (!(err instanceof ValidationError)) throw err;
+    return { code: err.code, problems: err.problems, message: err.message };
   }
   return null;
 };

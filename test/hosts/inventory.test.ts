@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { InventoryInvalidError, loadInventory, parseInventory } from '../../src/hosts/index.js';
+import { loadInventory, parseInventory } from '../../src/hosts/index.js';
+import { ValidationError } from '../../src/util/index.js';
 
 const minimal = () => ({
   hosts: [
@@ -23,7 +24,7 @@ function issuesOf(t: Test, doc: unknown): { path: string; message: string }[] {
     parseInventory(stringify(doc), 'case.yaml');
   } catch (err) {
     t.equal((err as { code?: string }).code, 'ZTP_HOSTS_INVALID');
-    return err instanceof InventoryInvalidError ? [...err.issues] : [{ path: '', message: String(err) }];
+    return err instanceof ValidationError ? [...err.problems] : [{ path: '', message: String(err) }];
   }
   t.fail('expected ZTP_HOSTS_INVALID');
   return [];
@@ -101,6 +102,13 @@ t.test('reports every problem at once', async (t) => {
 t.test('YAML syntax errors and duplicate keys are ZTP_HOSTS_INVALID', async (t) => {
   t.throws(() => parseInventory('hosts: [', 'x.yaml'), { code: 'ZTP_HOSTS_INVALID' });
   t.throws(() => parseInventory('rules: []\nrules: []\n', 'x.yaml'), { code: 'ZTP_HOSTS_INVALID' });
+});
+
+t.test('the inventory YAML is as strict as the config: bad aliases and alias bombs are ZTP_HOSTS_INVALID', async (t) => {
+  // Used to escape from yaml's toJS as a raw ReferenceError (exit 1, no code), where a config gave ZTP_CONFIG_PARSE.
+  t.throws(() => parseInventory('network:\n  <<: *c\nhosts: []\n', 'x.yaml'), { code: 'ZTP_HOSTS_INVALID', message: /^inventory x\.yaml: / });
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+  t.throws(() => parseInventory(bomb, 'x.yaml'), { code: 'ZTP_HOSTS_INVALID' }, 'billion laughs refused');
 });
 
 t.test('an unreadable inventory is ZTP_HOSTS_READ', async (t) => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import https from 'node:https';
 import t from 'tap';
-import { groupOffered } from '../../src/tls/index.js';
+import { groupOffered } from '../../src/config/index.js';
 import { makePki, type ClientFiles } from '../helpers/pki.js';
 import { baseConfig, startProxy, startUpstream, type RunningProxy } from '../helpers/proxy.js';
 

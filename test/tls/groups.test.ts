@@ -3,8 +3,9 @@
 // the group named, and the negotiated group is read from the session DER.
 import { webcrypto, generateKeyPairSync } from 'node:crypto';
 import t from 'tap';
-import { resolveConfig } from '../../src/config/index.js';
-import { DEFAULT_GROUPS, ecdhCurveOption, groupFromSessionDer, groupOffered, groupProblems } from '../../src/tls/groups.js';
+import { DEFAULT_GROUPS, groupOffered, groupProblems, resolveConfig } from '../../src/config/index.js';
+import { ecdhCurveOption, groupFromSessionDer } from '../../src/tls/groups.js';
+import { ValidationError } from '../../src/util/index.js';
 
 const tls = { cert: '/c', key: '/k', clientCA: '/ca' };
 const routes = [{ name: 'api', upstream: 'http://127.0.0.1:8080' }];
@@ -33,7 +34,8 @@ t.test('tls.groups is checked at load', async (t) => {
     try {
       resolveConfig({ tls: { ...tls, groups: ['X25519', 'X25519Kyber768Draft00', 'P-256'] }, routes });
     } catch (e) {
-      return e as { code: string; problems: { path: string; message: string }[] };
+      if (e instanceof ValidationError) return e;
+      throw e;
     }
     return null;
   })();

@@ -1,21 +1,25 @@
 /**
  * Schema validation with messages that name the key path, what was expected
  * and what was found: `routes[2].allow.ou: expected array of strings, got
- * string "dev"`. All problems are reported at once.
+ * string "dev"`. All problems are reported at once. Used by every document
+ * ztproxy reads (config, host inventory), so they all speak alike.
  */
-import { Kind, type TSchema } from '@sinclair/typebox';
+import { Kind, type Static, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import type { Problem } from './validation-error.js';
 
-export interface Problem {
-  /** Key path in JavaScript notation, `routes[0].upstream.url`. */
-  path: string;
-  message: string;
-  /** True when the problem is a key the schema does not know. */
-  unknownKey: boolean;
+/**
+ * Fills `schema`'s defaults into `value` (in place: pass a copy) and checks
+ * it. `problems` is empty when `value` is valid, and then `value` has the
+ * schema's type with every default present; the defaults live in the schema only.
+ */
+export function checkSchema<S extends TSchema>(schema: S, value: unknown): { value: Static<S>; problems: Problem[] } {
+  const withDefaults = Value.Default(schema, value) as Static<S>;
+  return { value: withDefaults, problems: schemaProblems(schema, withDefaults) };
 }
 
 /** `/routes/0/allow` → `routes[0].allow` */
-export function keyPath(pointer: string): string {
+function keyPath(pointer: string): string {
   let out = '';
   for (const raw of pointer.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -26,7 +30,7 @@ export function keyPath(pointer: string): string {
 }
 
 /** A short human description of what `schema` accepts. */
-export function expected(schema: TSchema): string {
+function expected(schema: TSchema): string {
   const s = schema as TSchema & Record<string, unknown>;
   switch (s[Kind]) {
     case 'Literal':
@@ -56,7 +60,7 @@ function plural(what: string): string {
 }
 
 /** What a value is, for messages: `string "dev"`, `number 5`, `a list`. */
-export function found(value: unknown): string {
+function found(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -65,7 +69,7 @@ export function found(value: unknown): string {
 }
 
 /** Every problem of `value` against `schema`; empty when it is valid. */
-export function validate(schema: TSchema, value: unknown, basePointer = ''): Problem[] {
+export function schemaProblems(schema: TSchema, value: unknown, basePointer = ''): Problem[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (const err of Value.Errors(schema, value)) {
@@ -88,7 +92,7 @@ function explain(err: ValueError, base: string): Problem[] {
     return [{ path: keyPath(pointer), message: `unknown key (expected one of: ${allowed.join(', ')})`, unknownKey: true }];
   }
   if (err.type === ValueErrorType.ObjectRequiredProperty) {
-    return [{ path: keyPath(pointer), message: `missing (expected ${expected(err.schema)})`, unknownKey: false }];
+    return [{ path: keyPath(pointer), message: `missing (expected ${expected(err.schema)})`, }];
   }
   if (err.type === ValueErrorType.Union) {
     // Report inside the branch that has the value's shape, so that a typo in
@@ -98,7 +102,7 @@ function explain(err: ValueError, base: string): Problem[] {
     const branch = branches.find((b) =>
       (b[Kind] === 'Object' && v !== null && typeof v === 'object' && !Array.isArray(v)) || (b[Kind] === 'Array' && Array.isArray(v)),
     );
-    if (branch) return validate(branch, v, pointer);
+    if (branch) return schemaProblems(branch, v, pointer);
   }
-  return [{ path: keyPath(pointer), message: `expected ${expected(err.schema)}, got ${found(err.value)}`, unknownKey: false }];
+  return [{ path: keyPath(pointer), message: `expected ${expected(err.schema)}, got ${found(err.value)}`, }];
 }

@@ -9,7 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { EXIT, ZtpError, describeError } from './errors.js';
-import { commandsFor } from './cli/index.js';
+import { commandsFor, exitCodeOf } from './cli/index.js';
 import { versionText } from './node-support.js';
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
@@ -21,17 +21,19 @@ export async function run(argv: string[]): Promise<number> {
     .demandCommand(1, 'name a command: serve, ca, ssh-ca, hosts or policy')
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .fail((msg, err) => {
-      if (err) throw err;
-      // Throwing stops yargs before any handler runs.
-      throw new ZtpError('ZTP_USAGE', msg);
+    // The one place usage errors are made, for every command. yargs calls this
+    // for everything it refuses (unknown or missing flag, bad choice, a flag
+    // with no value: a YError or no error at all) and for a handler's own
+    // error, which passes through. Throwing stops yargs before any handler runs.
+    .fail((msg: string | null, err: unknown) => {
+      if (err instanceof Error && err.name !== 'YError') throw err;
+      // One line, like every error (yargs writes "Invalid values:" and the values on two).
+      throw new ZtpError('ZTP_USAGE', (msg ?? String(err)).replace(/\s*\n\s*/g, ' '));
     })
     .exitProcess(false);
-  for (const c of await commandsFor(argv)) parser.command(c);
+  parser.command(await commandsFor(argv));
   try {
-    const args = await parser.parseAsync();
-    const code = (args as { exitCode?: unknown }).exitCode;
-    return typeof code === 'number' ? code : EXIT.ok;
+    return exitCodeOf(await parser.parseAsync());
   } catch (err) {
     if (err instanceof ZtpError) {
       const hint = err.code === 'ZTP_USAGE' ? 'run "ztproxy --help" for usage\n' : '';

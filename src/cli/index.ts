@@ -1,6 +1,8 @@
-import type { CommandModule } from 'yargs';
+import type { AnyCommand } from './command.js';
 
-type Loader = () => Promise<CommandModule<object, any>>;
+export { exitCodeOf } from './command.js';
+
+type Loader = () => Promise<AnyCommand>;
 
 /** Every command group, in the order `--help` lists them; each loads its module (and library) on demand. */
 const LOADERS: Record<string, Loader> = {
@@ -16,7 +18,7 @@ const LOADERS: Record<string, Loader> = {
  * first word is one (so `serve` never loads the CA, SSH and host libraries:
  * less memory per worker, faster start), all of them otherwise (help, typos).
  */
-export async function commandsFor(argv: readonly string[]): Promise<CommandModule<object, any>[]> {
+export async function commandsFor(argv: readonly string[]): Promise<AnyCommand[]> {
   const first = argv[0];
   if (first !== undefined && Object.hasOwn(LOADERS, first)) return [await LOADERS[first]!()];
   return Promise.all(Object.values(LOADERS).map((load) => load()));

@@ -1,17 +1,7 @@
-import type { Argv, CommandModule } from 'yargs';
 import { formatPolicyTest, policyTest, readCertFile } from '../proxy/policy-test.js';
 import { loadConfig } from '../config/index.js';
 import { EXIT, ZtpError } from '../errors.js';
-
-interface TestArgs {
-  config: string;
-  cert: string;
-  url: string;
-  sni?: string;
-  header?: string[];
-  json: boolean;
-  exitCode?: number;
-}
+import { command, group } from './command.js';
 
 /** `Name: value` flags → flat header list. */
 function parseHeaders(list: string[] | undefined): string[] {
@@ -24,22 +14,21 @@ function parseHeaders(list: string[] | undefined): string[] {
   return out;
 }
 
-const testCommand: CommandModule<object, TestArgs> = {
+const testCommand = command({
   command: 'test',
   describe: 'show which route and rule decide a request from a certificate, and the headers the upstream would get (no traffic sent); exit 0 when forwarded, 1 when refused',
-  builder: (y: Argv) =>
+  builder: (y) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'ztproxy YAML config' })
-      .option('cert', { type: 'string', demandOption: true, describe: 'client certificate, PEM (leaf first) or DER' })
-      .option('url', { type: 'string', demandOption: true, describe: 'request URL, https://host/path' })
-      .option('sni', { type: 'string', describe: 'TLS server name the client sends (default: the URL host)' })
-      .option('header', { type: 'string', array: true, describe: 'extra request header "Name: value" (repeatable)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
-      .example('$0 policy test --config /etc/ztproxy/ztproxy.yaml --cert alice.crt --url https://api.internal/admin', '') as unknown as Argv<TestArgs>,
+      .options({
+        config: { type: 'string', demandOption: true, describe: 'ztproxy YAML config' },
+        cert: { type: 'string', demandOption: true, describe: 'client certificate, PEM (leaf first) or DER' },
+        url: { type: 'string', demandOption: true, describe: 'request URL, https://host/path' },
+        sni: { type: 'string', describe: 'TLS server name the client sends (default: the URL host)' },
+        header: { type: 'string', array: true, describe: 'extra request header "Name: value" (repeatable)' },
+        json: { type: 'boolean', default: false, describe: 'print the result as JSON' },
+      })
+      .example('$0 policy test --config /etc/ztproxy/ztproxy.yaml --cert alice.crt --url https://api.internal/admin', ''),
   handler: async (a) => {
-    if (typeof a.config !== 'string' || typeof a.cert !== 'string' || typeof a.url !== 'string') {
-      throw new ZtpError('ZTP_USAGE', 'policy test needs --config FILE, --cert FILE and --url URL');
-    }
     const config = await loadConfig(a.config);
     const result = policyTest({ config, cert: await readCertFile(a.cert), url: a.url, ...(a.sni !== undefined ? { sni: a.sni } : {}), headers: parseHeaders(a.header) });
     if (a.json) {
@@ -47,14 +36,14 @@ const testCommand: CommandModule<object, TestArgs> = {
       const { der: _der, chainDer: _chain, ...id } = identity;
       process.stdout.write(JSON.stringify({ ...rest, identity: id }, null, 2) + '\n');
     } else process.stdout.write(formatPolicyTest(result));
-    a.exitCode = result.outcome === 'forward' ? EXIT.ok : EXIT.runtime;
+    return result.outcome === 'forward' ? EXIT.ok : EXIT.runtime;
   },
-};
+});
 
 /** `ztproxy policy`: check identity policies offline. */
-export const policyCommand: CommandModule<object, object> = {
+export const policyCommand = group({
   command: 'policy',
   describe: 'check identity policies without sending traffic',
-  builder: (y: Argv) => y.command(testCommand).demandCommand(1, 'name a policy subcommand: test'),
-  handler: () => {},
-};
+  commands: [testCommand],
+  demand: 'name a policy subcommand: test',
+});

@@ -1,28 +1,7 @@
-import type { Argv, CommandModule } from 'yargs';
 import type { ConfigOverrides, IdentityRule } from '../config/index.js';
 import { serve } from '../daemon/serve.js';
 import { ZtpError } from '../errors.js';
-
-interface ServeArgs {
-  config?: string;
-  listen?: string;
-  cert?: string;
-  key?: string;
-  'client-ca'?: string;
-  crl?: string;
-  upstream?: string;
-  'metrics-listen'?: string;
-  workers?: string;
-  'log-level'?: string;
-  dev: boolean;
-  check: boolean;
-  'insecure-plaintext-upstream': boolean;
-  'allow-cn'?: string[];
-  'allow-ou'?: string[];
-  'allow-uri'?: string[];
-  'allow-dns'?: string[];
-  exitCode?: number;
-}
+import { command } from './command.js';
 
 function parseWorkers(v: string | undefined): number | 'auto' | undefined {
   if (v === undefined) return undefined;
@@ -32,10 +11,10 @@ function parseWorkers(v: string | undefined): number | 'auto' | undefined {
 }
 
 /** `ztproxy serve`: run the mTLS proxy from a config file and/or quick-start flags. */
-export const serveCommand: CommandModule<object, ServeArgs> = {
+export const serveCommand = command({
   command: 'serve',
   describe: 'run the mTLS reverse proxy (config file and/or quick-start flags; flags win)',
-  builder: (y: Argv) =>
+  builder: (y) =>
     y
       .option('config', { type: 'string', describe: 'YAML config file' })
       .option('listen', { type: 'string', describe: 'HOST:PORT of the mTLS listener' })
@@ -56,7 +35,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('check', { type: 'boolean', default: false, describe: 'validate config and TLS material, print a summary, exit (like nginx -t)' })
       .example('$0 serve --config /etc/ztproxy/ztproxy.yaml', '')
       .example('$0 serve --listen 0.0.0.0:8443 --cert server.crt --key server.key --client-ca ca.crt --upstream http://127.0.0.1:8080', '')
-      .example('$0 serve --dev', 'newcomer mode') as unknown as Argv<ServeArgs>,
+      .example('$0 serve --dev', 'newcomer mode'),
   handler: async (a) => {
     const overrides: ConfigOverrides = {};
     if (a.listen !== undefined) overrides.listen = a.listen;
@@ -80,6 +59,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (a.config === undefined && !a.dev && (a.cert === undefined || a.key === undefined || a['client-ca'] === undefined || a.upstream === undefined)) {
       throw new ZtpError('ZTP_USAGE', 'serve needs --config FILE, or --cert, --key, --client-ca and --upstream (or --dev)');
     }
-    a.exitCode = await serve({ ...(a.config !== undefined ? { config: a.config } : {}), overrides, dev: a.dev, check: a.check });
+    return serve({ ...(a.config !== undefined ? { config: a.config } : {}), overrides, dev: a.dev, check: a.check });
   },
-};
+});

@@ -28,7 +28,29 @@ const SUFFIX = `,"msg":${JSON.stringify(ACCESS_MSG)}}\n`;
 /** Pending characters that trigger a write (SonicBoom writes at most 16 KiB per call). */
 const FLUSH_CHARS = 16 * 1024;
 /** Longest a line waits for its batch. */
-const FLUSH_MS = 50;
+export const ACCESS_FLUSH_MS = 50;
+
+/** Time source of an {@link AccessLog}: the `time` of a line and the batch timer. Tests inject a manual one. */
+export interface AccessLogClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `fn` once after `ms`; never what keeps the process alive. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The real clock: `Date.now()` and unref'd Node timers. */
+const realClock: AccessLogClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), // exit paths call flush()
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** Options of {@link AccessLog}. */
+export interface AccessLogOptions {
+  /** Default: the real clock. */
+  clock?: AccessLogClock;
+}
 
 /** Pending writers, flushed by {@link flushAccessLogs} (at exit, before the destination's own flush). */
 const live = new Set<AccessLog>();
@@ -38,14 +60,16 @@ export class AccessLog {
   readonly #dest: Destination;
   /** `,"pid":…,"role":…`: the logger's bindings as pino serializes them. */
   readonly #bindings: string;
+  readonly #clock: AccessLogClock;
   #lines: string[] = [];
   #chars = 0;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: unknown = null;
   #lastMs = 0;
   #lastTime = '';
 
-  constructor(log: Logger) {
+  constructor(log: Logger, options: AccessLogOptions = {}) {
     this.#log = log;
+    this.#clock = options.clock ?? realClock;
     const internals = log as unknown as Record<symbol, unknown>;
     this.#dest = internals[pino.symbols.streamSym] as Destination;
     // pino's own serialized bindings (base and child bindings; `bindings()` leaves out pid and hostname).
@@ -55,7 +79,7 @@ export class AccessLog {
   /** Queues one line; written with its batch (see above). Nothing when the logger's level is above info. */
   write(record: AccessRecord): void {
     if (!this.#log.isLevelEnabled('info')) return;
-    const ms = Date.now();
+    const ms = this.#clock.now();
     if (ms !== this.#lastMs) {
       this.#lastMs = ms;
       this.#lastTime = new Date(ms).toISOString();
@@ -68,8 +92,7 @@ export class AccessLog {
     if (this.#chars >= FLUSH_CHARS) this.flush();
     else if (this.#timer === null) {
       live.add(this);
-      this.#timer = setTimeout(this.#onTimer, FLUSH_MS);
-      this.#timer.unref(); // never what keeps a process alive; exit paths call flush()
+      this.#timer = this.#clock.setTimeout(this.#onTimer, ACCESS_FLUSH_MS);
     }
   }
 
@@ -81,7 +104,7 @@ export class AccessLog {
   /** Hands the queued lines to the destination now. */
   flush(): void {
     if (this.#timer !== null) {
-      clearTimeout(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = null;
     }
     live.delete(this);

@@ -16,6 +16,7 @@ t.test('present, absent, absent but required', async (t) => {
   delete process.env.ZTPROXY_REQUIRE_TOOLS;
   t.equal(skipUnlessInstalled(true, 'nginx'), false, 'present: runs');
   t.equal(skipUnlessInstalled(false, 'nginx'), 'nginx not installed', 'absent: skipped, with the reason');
+  t.equal(skipUnlessInstalled(false, 'strace', 'apt-get install strace'), 'strace not installed (apt-get install strace)', 'with where it comes from');
   process.env.ZTPROXY_REQUIRE_TOOLS = '1';
   t.equal(skipUnlessInstalled(true, 'nginx'), false);
   t.throws(() => skipUnlessInstalled(false, 'nginx'), /nginx is not installed, and ZTPROXY_REQUIRE_TOOLS=1 requires it/, 'absent but required: fails');

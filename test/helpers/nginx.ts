@@ -12,12 +12,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { skipUnlessInstalled } from './tools.js';
 
 /** The nginx binary: $NGINX or /usr/sbin/nginx. */
 export const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 
 /** `false` when nginx is installed, else the skip reason. */
-export const nginxSkip: false | string = existsSync(NGINX) ? false : `nginx not installed (${NGINX})`;
+export const nginxSkip: false | string = skipUnlessInstalled(existsSync(NGINX), 'nginx', NGINX);
 
 /** The part of tap's Test this helper uses. */
 interface Teardown {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { issueServer } from '../../src/ca/index.js';
 import { parseInventory, renderHosts, writeRendered } from '../../src/hosts/index.js';
 import { makePki } from '../helpers/pki.js';
+import { runs, skipUnlessInstalled } from '../helpers/tools.js';
 
 const id = randomBytes(3).toString('hex');
 const ns = (h: string) => `ztp-${id}-${h}`;
@@ -46,7 +47,8 @@ function sh(cmd: string, args: string[], timeoutMs = 15000): string {
 function skipReason(): string | false {
   if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun: wireguard-go cannot create wg0';
   for (const [cmd, arg] of [['ip', '-V'], ['nft', '--version'], ['wg', '--version'], ['wg-quick', '-h'], ['wireguard-go', '--version'], ['nsenter', '--version']] as const) {
-    if (spawnSync(cmd, [arg], { stdio: 'ignore' }).error) return `${cmd} is not installed`;
+    const missing = skipUnlessInstalled(runs(cmd, [arg]), cmd);
+    if (missing) return missing;
   }
   const probe = `ztp-${id}-probe`;
   if (spawnSync('ip', ['netns', 'add', probe], { stdio: 'ignore' }).status !== 0) return 'no CAP_NET_ADMIN: cannot create network namespaces';

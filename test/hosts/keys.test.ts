@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateWgKeyPair, parseInventory, renderHosts, wgPublicKey, writeRendered } from '../../src/hosts/index.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const inventory = parseInventory(
   `hosts:
@@ -58,7 +59,7 @@ t.test('a key file that is not a WireGuard key is ZTP_HOSTS_INVALID', async (t) 
   await t.rejects(renderHosts(inventory, { keysDir }), { code: 'ZTP_HOSTS_INVALID' });
 });
 
-t.test('public keys agree with `wg pubkey`', { skip: hasWg ? false : 'wg (wireguard-tools) is not installed' }, async (t) => {
+t.test('public keys agree with `wg pubkey`', { skip: skipUnlessInstalled(hasWg, 'wg', 'wireguard-tools') }, async (t) => {
   for (let i = 0; i < 3; i++) {
     const pair = generateWgKeyPair();
     const fromWg = execFileSync('wg', ['pubkey'], { input: `${pair.privateKey}\n` }).toString().trim();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadInventory, renderHosts, writeRendered } from '../../src/hosts/index.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const goldenDir = fileURLToPath(new URL('../golden/hosts/', import.meta.url));
 const cases = ['example', 'locked-down'];
@@ -37,14 +38,14 @@ for (const name of cases) {
     const { inv, root, files, out } = await renderCase(t.testdir({}), name);
     const hosts = inv.hosts.map((h) => h.name);
 
-    t.test('nft -c -f accepts every nftables.conf', { skip: tools.nft ? false : 'nft is not installed' }, async (t) => {
+    t.test('nft -c -f accepts every nftables.conf', { skip: skipUnlessInstalled(tools.nft, 'nft', 'nftables') }, async (t) => {
       for (const h of hosts) {
         const r = spawnSync('nft', ['-c', '-f', join(out, h, 'nftables.conf')], { encoding: 'utf8', timeout: 20000 });
         t.equal(r.status, 0, `${h}: ${r.stderr}`);
       }
     });
 
-    t.test('sshd -t accepts every snippet', { skip: tools.sshd ? false : 'sshd / ssh-keygen are not installed' }, async (t) => {
+    t.test('sshd -t accepts every snippet', { skip: skipUnlessInstalled(tools.sshd, 'sshd / ssh-keygen', 'openssh-server, openssh-client') }, async (t) => {
       // sshd -t insists on its privilege separation directory (the openssh-server package creates it at boot).
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
       const sshDir = join(root, 'etc/ssh');
@@ -77,7 +78,7 @@ for (const name of cases) {
       }
     });
 
-    t.test('wg-quick strip parses every wg0.conf', { skip: tools.wgQuick ? false : 'wg-quick is not installed' }, async (t) => {
+    t.test('wg-quick strip parses every wg0.conf', { skip: skipUnlessInstalled(tools.wgQuick, 'wg-quick', 'wireguard-tools') }, async (t) => {
       for (const h of hosts) {
         const r = spawnSync('wg-quick', ['strip', join(out, h, 'wg0.conf')], { encoding: 'utf8', timeout: 20000 });
         t.equal(r.status, 0, `${h}: ${r.stderr}`);

@@ -11,6 +11,7 @@ import t from 'tap';
 import { h2connect, h2request } from '../helpers/h2.js';
 import { makePki } from '../helpers/pki.js';
 import { baseConfig, metricValue, request, startProxy, startUpstream } from '../helpers/proxy.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 /** Headers ztproxy sets (or must pass through unchanged) that must not depend on the client's protocol. */
 const SAME = ['host', 'x-client-subject-dn', 'x-client-serial', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-custom'];
@@ -113,7 +114,7 @@ t.test('h2 and http/1.1 give the upstream the same headers', async (t) => {
   t.ok(access.some((l) => l.httpVersion === '1.1' && l.path === '/a?x=1'), 'and for the http/1.1 one');
 });
 
-t.test('curl --http2 with a client certificate gets the same upstream headers', { skip: haveCurlHttp2 ? false : 'curl without HTTP2' }, async (t) => {
+t.test('curl --http2 with a client certificate gets the same upstream headers', { skip: skipUnlessInstalled(haveCurlHttp2, 'curl with HTTP2') }, async (t) => {
   const pki = await makePki(t.testdir());
   const alice = await pki.client('alice', { ou: ['dev'] });
   const up = await startUpstream(t);

@@ -11,13 +11,14 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePki } from '../helpers/pki.js';
 import { attempt, haveOpenssl, openssl, sample, startProxy, startUpstream, type ClientCert } from './hostile-harness.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const HOUR = 3600_000;
 
 /** A client accepting any of our servers' weak-crypto choices, so that only the proxy decides. */
 const LAX = { ciphers: 'DEFAULT@SECLEVEL=0' };
 
-t.test('refused certificates, each under its reason', { skip: haveOpenssl ? false : 'openssl CLI not installed' }, async (t) => {
+t.test('refused certificates, each under its reason', { skip: skipUnlessInstalled(haveOpenssl, 'openssl') }, async (t) => {
   const dir = t.testdir();
   const pki = await makePki(join(dir, 'pki'));
   const copycat = await makePki(join(dir, 'copycat')); // same CA name "ztproxy Test CA", different key

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { resolveConfig } from '../../src/config/index.js';
 import { makePki } from '../helpers/pki.js';
+import { runs, skipUnlessInstalled } from '../helpers/tools.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const main = join(root, 'dist/main.js');
@@ -55,6 +56,8 @@ t.test('the loader refuses plaintext to anything but loopback', async (t) => {
 
 function unshareReadiness(): string | false {
   if (!existsSync(main)) return 'dist/main.js missing: run npm run build';
+  const missing = skipUnlessInstalled(runs('unshare') && runs('ip', ['-V']), 'unshare / ip', 'util-linux, iproute2');
+  if (missing) return missing;
   const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && ip -o route show'], { encoding: 'utf8' });
   if (r.status !== 0) return `unshare -rn unavailable: ${(r.stderr || r.error?.message || '').trim()}`;
   return false;

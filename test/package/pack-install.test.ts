@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -34,7 +35,7 @@ function walk(dir: string): string[] {
   });
 }
 
-t.test('pack, install -g into a prefix, run the bin', { skip: npmMissing && 'npm is not installed' }, async (t) => {
+t.test('pack, install -g into a prefix, run the bin', { skip: skipUnlessInstalled(!npmMissing, 'npm') }, async (t) => {
   const dir = t.testdir();
   // `npm test` builds first (pretest). Building again here would rewrite dist/
   // under the feet of test files running in parallel, so only a checkout

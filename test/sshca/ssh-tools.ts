@@ -2,19 +2,20 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 function runs(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args, { stdio: 'ignore' }).error === undefined;
 }
 
 /** Reason to skip when ssh-keygen is absent, else false. */
-export const noSshKeygen: string | false = runs('ssh-keygen', ['-?']) ? false : 'ssh-keygen is not installed';
+export const noSshKeygen: string | false = skipUnlessInstalled(runs('ssh-keygen', ['-?']), 'ssh-keygen', 'openssh-client');
 
 /** Reason to skip the sshd tests, else false. */
 export const noSshd: string | false =
   noSshKeygen ||
-  (!existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd is not installed' : false) ||
-  (!runs('ssh', ['-V']) ? 'ssh client is not installed' : false) ||
+  skipUnlessInstalled(existsSync('/usr/sbin/sshd'), '/usr/sbin/sshd', 'openssh-server') ||
+  skipUnlessInstalled(runs('ssh', ['-V']), 'ssh', 'openssh-client') ||
   (process.getuid?.() !== 0 ? 'sshd tests must run as root (they log in as root)' : false);
 
 /** Runs ssh-keygen in UTC (so -L prints UTC times) and returns status and output. */

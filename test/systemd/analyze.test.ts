@@ -18,6 +18,7 @@ import {
   unitValue,
   which,
 } from './unit-tools.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const service = join(systemdDir, 'ztproxy.service');
 const socket = join(systemdDir, 'ztproxy.socket');
@@ -60,11 +61,8 @@ t.test('the socket unit hands one named listening socket to ztproxy.service', as
 
 const analyze = which('systemd-analyze');
 const version = analyze ? systemdVersion(analyze) : undefined;
-const noAnalyze = !analyze
-  ? 'systemd-analyze is not installed (apt-get install systemd)'
-  : version === undefined
-    ? 'systemd-analyze --version does not run'
-    : false;
+// Found but not running (`--version` fails) counts as not installed.
+const noAnalyze = skipUnlessInstalled(version !== undefined, 'systemd-analyze', analyze ? `${analyze} --version does not run` : 'apt-get install systemd');
 const noOffline = noAnalyze || (version !== undefined && version < 250 ? `systemd ${version} has no security --offline (needs 250)` : false);
 
 t.test(`security exposure is at most ${MAX_EXPOSURE}`, { skip: noOffline }, async (t) => {

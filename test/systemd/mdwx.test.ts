@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import { run, which } from './unit-tools.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const python = which('python3');
 const HOT_LOOP = 'let s = 0; for (let i = 0; i < 1e7; i++) s += i; console.log(s)';
@@ -24,11 +25,10 @@ function underMdwe(nodeArgs: string[]) {
 }
 
 const probe = python ? underMdwe(['--jitless', '-e', '0']) : undefined;
-const skip = !python
-  ? 'python3 is not installed (used to call prctl)'
-  : probe?.status === 77
+const skip = skipUnlessInstalled(python !== undefined, 'python3', 'used to call prctl') ||
+  (probe?.status === 77
     ? 'the kernel has no PR_SET_MDWE (Linux >= 6.3)'
-    : false;
+    : false);
 
 t.test('node with its JIT dies under memory-deny-write-execute', { skip }, async (t) => {
   const r = underMdwe(['-e', HOT_LOOP]);

@@ -26,6 +26,7 @@ import {
   which,
   type Pki,
 } from './unit-tools.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const sandboxSh = join(repoRoot, 'test', 'systemd', 'sandbox.sh');
 // The unit's user is "ztproxy"; nobody stands in for it so the test needs no useradd.
@@ -40,7 +41,8 @@ function whySkip(): string | false {
     return 'needs root: setpriv switches to the service user and grants CAP_NET_BIND_SERVICE, unshare mounts';
   }
   for (const tool of ['bash', 'unshare', 'setpriv', 'mount', 'mknod']) {
-    if (!which(tool)) return `${tool} is not installed (util-linux, coreutils)`;
+    const missing = skipUnlessInstalled(which(tool) !== undefined, tool, 'util-linux, coreutils');
+    if (missing) return missing;
   }
   const probe = run('unshare', ['--mount', '--pid', '--fork', '--ipc', '--uts', 'true']);
   if (probe.status !== 0) return `cannot create namespaces here: ${probe.stderr.trim()}`;

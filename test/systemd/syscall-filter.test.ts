@@ -11,14 +11,13 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, systemdDir, unitSection, which } from './unit-tools.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const strace = which('strace');
 const analyze = which('systemd-analyze');
-const skip = !strace
-  ? 'strace is not installed (apt-get install strace)'
-  : !analyze
-    ? 'systemd-analyze is not installed (apt-get install systemd)'
-    : false;
+const skip =
+  skipUnlessInstalled(strace !== undefined, 'strace', 'apt-get install strace') ||
+  skipUnlessInstalled(analyze !== undefined, 'systemd-analyze', 'apt-get install systemd');
 
 const WORKLOAD = `
 import cluster from 'node:cluster'; import http from 'node:http'; import net from 'node:net';

@@ -17,6 +17,7 @@ import { identityFromDer } from '../../src/tls/identity.js';
 import { xfccValue, buildIdentityHeaders } from '../../src/proxy/identity-headers.js';
 import { nameDer } from './dn-cases.js';
 import { parseXfcc } from './xfcc.js';
+import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const h = (hex: string): Buffer => Buffer.from(hex.replace(/\s+/g, ''), 'hex');
@@ -58,7 +59,7 @@ function openssl(dir: string, der: Buffer, ...args: string[]): string {
   return r.stdout.trim();
 }
 
-t.test('serial: upper-case hex of the magnitude, as openssl -serial (i2a_ASN1_INTEGER) prints it', { skip: hasOpenssl ? false : 'openssl not installed' }, async (t) => {
+t.test('serial: upper-case hex of the magnitude, as openssl -serial (i2a_ASN1_INTEGER) prints it', { skip: skipUnlessInstalled(hasOpenssl, 'openssl') }, async (t) => {
   const dir = t.testdir();
   const serials = ['01', '00', '7f', '0080', '00ff00', '0a0b0c', '00' + 'ab'.repeat(19), '123456789abcdef0123456789abcdef012345678', 'ff', '8000', 'ff7f'];
   for (const s of serials) {
@@ -69,7 +70,7 @@ t.test('serial: upper-case hex of the magnitude, as openssl -serial (i2a_ASN1_IN
   t.equal(identityFromDer(cert({ serial: '00' })).serial, '00', 'zero');
 });
 
-t.test('fingerprints, issuer and notAfter match openssl', { skip: hasOpenssl ? false : 'openssl not installed' }, async (t) => {
+t.test('fingerprints, issuer and notAfter match openssl', { skip: skipUnlessInstalled(hasOpenssl, 'openssl') }, async (t) => {
   const dir = t.testdir();
   const der = cert({ serial: '1234', notAfter: '20991231235959Z' });
   const id = identityFromDer(der);

@@ -19,7 +19,6 @@ export interface CommandSpec<A> {
  * A command whatever its flags: yargs types a handler by its own builder, so
  * a list of different commands (a group, main.ts's registry) holds them as this.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCommand = CommandModule<object, any>;
 
 /** A leaf command; its handler's exit code is handed to main.ts through the parsed args. */

@@ -65,7 +65,7 @@ t.test('every command group: one error line, one hint, the usage exit code', { s
   for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([, args]) => ztproxy(args)))));
   cases.forEach(([, args], i) => {
     const r = results[i]!;
-    const what = `ztproxy ${args.join(' ')}`;
+    const what = `ztproxy ${args.join(' ').replaceAll(dir, 'DIR')}`;
     t.equal(r.code, usageExit, `${what}: exit code`, { stderr: r.stderr });
     t.match(r.stderr, /^error: [^\n]+\nrun "ztproxy --help" for usage\n$/, `${what}: one error line, then the hint`);
     t.equal(r.stderr.split('--help').length - 1, 1, `${what}: one hint`, { stderr: r.stderr });

@@ -4,7 +4,6 @@
 // Run: npm run gen:oid-names [-- /path/to/openssl/obj_mac.h] (default: the
 // system's, from libssl-dev). The header of the generated file records the
 // OpenSSL version, read from opensslv.h next to obj_mac.h.
-// src/tls/oid-short-names.ts is left out of the coverage figure (.taprc).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 

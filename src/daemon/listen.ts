@@ -7,7 +7,7 @@ import { isZtpError, ZtpError } from '../errors.js';
 import type { HostPort, ResolvedConfig } from '../config/index.js';
 import { startMetricsListener, type MetricsListener, type MetricsListenerOptions, type Readiness } from '../metrics/index.js';
 import { UpstreamProbe } from '../proxy/upstream-probe.js';
-import type { ProxyServer } from '../server.js';
+import type { ProxyServer } from '../proxy/server.js';
 import type { ListenKeys } from './prepare.js';
 
 /**

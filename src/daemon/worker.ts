@@ -4,7 +4,7 @@
  * metrics requests (metrics/cluster.ts), and drains on its stop message.
  */
 import { describeError, isZtpError } from '../errors.js';
-import { ProxyServer } from '../server.js';
+import { ProxyServer } from '../proxy/server.js';
 import { keysOf, parseToWorker, readWorkerEnv, send, sendAndWait, toPrimary, type ToWorker } from './ipc.js';
 import { listenProxy } from './listen.js';
 import { listenKeys, prepare, reloadConfig, type ServeOptions } from './prepare.js';

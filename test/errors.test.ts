@@ -14,11 +14,6 @@ t.test('docs/errors.md and the registry agree', async (t) => {
   for (const code of documented.keys()) t.ok(code in ERROR_CODES, `${code} exists`);
 });
 
-// Registered ahead of the code that raises it; each entry says who makes it real.
-const NOT_YET_RAISED = new Set([
-  'ZTP_RELOAD', // issue 17: the daemon's one reload path throws it (daemon helper's branch); drop it here then
-]);
-
 t.test('every registered code is raised somewhere in src, and src raises no other', async (t) => {
   const src = join(import.meta.dirname, '../src');
   const raised = new Set<string>();
@@ -29,8 +24,7 @@ t.test('every registered code is raised somewhere in src, and src raises no othe
     for (const m of text.matchAll(/['"`](ZTP_[A-Z0-9_]+)['"`]/g)) raised.add(m[1]!);
   }
   for (const code of Object.keys(ERROR_CODES)) {
-    if (NOT_YET_RAISED.has(code)) t.notOk(raised.has(code), `${code} is raised now: remove it from NOT_YET_RAISED`);
-    else t.ok(raised.has(code), `${code} is raised somewhere in src`);
+    t.ok(raised.has(code), `${code} is raised somewhere in src`);
   }
   for (const code of raised) t.ok(code in ERROR_CODES, `${code} (used in src) is registered`);
 });

@@ -3,14 +3,14 @@
  * The bin entry. `run(argv)` parses the command line, runs one command and
  * resolves to an exit code; this is the ONLY place that calls process.exit.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid config or
- * TLS material (see src/errors.ts).
+ * TLS material (see src/util/errors.ts).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import { EXIT, ZtpError, describeError } from './errors.js';
+import { EXIT, ZtpError, describeError } from './util/index.js';
 import { commandsFor, exitCodeOf } from './cli/index.js';
-import { versionText } from './node-support.js';
+import { versionText } from './util/index.js';
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {

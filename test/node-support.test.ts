@@ -2,7 +2,7 @@
 // what `--version` says about the runtime.
 import t from 'tap';
 import { warnRuntime } from '../src/daemon/notices.js';
-import { NODE_END_OF_LIFE, nodeLineStatus, RECOMMENDED_NODE, versionText } from '../src/node-support.js';
+import { NODE_END_OF_LIFE, nodeLineStatus, RECOMMENDED_NODE, versionText } from '../src/util/node-support.js';
 import { memoryLogger } from './helpers/proxy.js';
 
 t.test('end of life by line and date', async (t) => {

@@ -7,7 +7,7 @@
  * a `,` can never match by prefix.
  */
 import type { IdentityRule } from '../config/index.js';
-import type { PeerIdentity } from '../tls/identity.js';
+import type { PeerIdentity } from '../tls/index.js';
 
 export interface Decision {
   readonly allowed: boolean;

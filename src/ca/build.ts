@@ -8,7 +8,7 @@ import { isIP as netIsIP } from 'node:net';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1X509 from '@peculiar/asn1-x509';
 import * as x509 from './x509.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { replaceSubject } from './der.js';
 import type { LoadedCA } from './store.js';
 import type { Signer } from './keys.js';

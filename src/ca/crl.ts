@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1X509 from '@peculiar/asn1-x509';
 import * as x509 from './x509.js';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
 import { CRL_FILE, loadCA, readIndex, resolveDir, writeIndex, type IndexEntry, type LoadedCA, type StoreIndex } from './store.js';
 
 /** Default CRL lifetime: 7 days. Re-run `ztproxy ca crl` (e.g. from a timer) before it passes. */

@@ -5,7 +5,7 @@
  * Parsing is asn1js's; only TLV framing is written here, no cryptography.
  */
 import * as asn1js from 'asn1js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** DER TLV with tag byte `tag` around `content`. */
 export function tlv(tag: number, content: Uint8Array): Buffer {

@@ -5,8 +5,8 @@
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from './x509.js';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
 import { generateKeyPair, parseKeyType, privateKeyPem, spkiDer, toSigner, type KeyType } from './keys.js';
 import { caExtensions, checkCrlUrl, checkText, crlDistributionPointExtension, nameConstraintsExtension, signCertificate, validityFor } from './build.js';
 import { signCrlInto } from './crl.js';

@@ -7,8 +7,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as x509 from './x509.js';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
 import { generateKeyPair, parseKeyType, privateKeyPem, spkiDer, type KeyType } from './keys.js';
 import { checkCrlUrl, checkDnsName, checkIp, checkText, crlDistributionPointExtension, leafExtensions, sanExtension, signCertificate, validityFor, type Validity } from './build.js';
 import { buildPkcs12, DEFAULT_P12_PASSWORD } from './pkcs12.js';

@@ -9,7 +9,7 @@ type CryptoKey = webcrypto.CryptoKey;
 type EcKeyImportParams = webcrypto.EcKeyImportParams;
 type RsaHashedImportParams = webcrypto.RsaHashedImportParams;
 import { cryptoProvider } from './x509.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 // @peculiar/x509 signs through WebCrypto; pin it to node's implementation.
 cryptoProvider.set(webcrypto as unknown as Parameters<typeof cryptoProvider.set>[0]);

@@ -1,5 +1,5 @@
 /** `ca list`: the index, sorted by expiry, with each entry's current status. */
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { readIndex, resolveDir, type Profile } from './store.js';
 
 export type CertStatus = 'valid' | 'expired' | 'revoked';

@@ -14,8 +14,8 @@ import { readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { X509Certificate, PemConverter } from './x509.js';
-import { ZtpError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { writeFileAtomic } from '../util/index.js';
 import { loadPrivateKey, toSigner, type Signer } from './keys.js';
 
 export const CA_CERT_FILE = 'ca.crt';

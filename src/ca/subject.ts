@@ -5,7 +5,7 @@
  * tls/index.ts on purpose: the index pulls in the TLS context (and
  * @peculiar/x509 ahead of its Reflect shim); dn.ts is dependency-free.
  */
-import { formatDN } from '../tls/dn.js';
+import { formatDN } from '../tls/index.js';
 import * as x509 from './x509.js';
 
 /** RFC 2253 form of a DER Name: last RDN first, `,` between RDNs, `+` inside one. */

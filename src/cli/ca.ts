@@ -3,8 +3,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ZtpError } from '../errors.js';
-import { parseDurationSeconds } from '../util/duration.js';
+import { ZtpError } from '../util/index.js';
+import { parseDurationSeconds } from '../util/index.js';
 import {
   initCA,
   initIntermediateCA,

@@ -5,7 +5,7 @@
  * throws `ZTP_USAGE` (exit 2) before any handler runs, for every command.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { EXIT } from '../errors.js';
+import { EXIT } from '../util/index.js';
 
 export interface CommandSpec<A> {
   command: string;

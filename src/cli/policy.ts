@@ -1,6 +1,6 @@
-import { formatPolicyTest, policyTest, readCertFile } from '../proxy/policy-test.js';
+import { formatPolicyTest, policyTest, readCertFile } from '../proxy/index.js';
 import { loadConfig } from '../config/index.js';
-import { EXIT, ZtpError } from '../errors.js';
+import { EXIT, ZtpError } from '../util/index.js';
 import { command, group } from './command.js';
 
 /** `Name: value` flags → flat header list. */

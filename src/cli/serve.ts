@@ -1,6 +1,6 @@
 import type { ConfigOverrides, IdentityRule } from '../config/index.js';
-import { serve } from '../daemon/serve.js';
-import { ZtpError } from '../errors.js';
+import { serve } from '../daemon/index.js';
+import { ZtpError } from '../util/index.js';
 import { command } from './command.js';
 
 function parseWorkers(v: string | undefined): number | 'auto' | undefined {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Value } from '@sinclair/typebox/value';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { checkSchema, parseStrictYaml, ValidationError, type Problem } from '../util/index.js';
 import { cipherListProblems, groupProblems } from './openssl-names.js';
 import { ConfigSchema, IDENTITY_HEADER_WHEN_TRUE, UpstreamObjectSchema, type Config, type IdentityRule, type RouteConfig, type UpstreamConfig } from './schema.js';

@@ -5,7 +5,7 @@
  * untyped; a message that does not parse is ignored.
  */
 import type { ConfigOverrides } from '../config/index.js';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../util/index.js';
 
 const RELOAD = 'ztproxy:reload';
 const STOP = 'ztproxy:stop';

@@ -3,11 +3,11 @@
  * operator can act on: `ZTP_LISTEN` naming the config key or flag that set
  * the address (a busy port, a privileged one) instead of a bare EADDRINUSE.
  */
-import { isZtpError, ZtpError } from '../errors.js';
+import { isZtpError, ZtpError } from '../util/index.js';
 import type { HostPort, ResolvedConfig } from '../config/index.js';
 import { startMetricsListener, type MetricsListener, type MetricsListenerOptions, type Readiness } from '../metrics/index.js';
-import { UpstreamProbe } from '../proxy/upstream-probe.js';
-import type { ProxyServer } from '../proxy/server.js';
+import { UpstreamProbe } from '../proxy/index.js';
+import type { ProxyServer } from '../proxy/index.js';
 import type { ListenKeys } from './prepare.js';
 
 /**

@@ -1,7 +1,7 @@
 /** What the daemon tells an operator at start: an outdated runtime, insecure routes, the --dev curl line. */
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
-import { nodeLineStatus, RECOMMENDED_NODE } from '../node-support.js';
+import { nodeLineStatus, RECOMMENDED_NODE } from '../util/index.js';
 
 /**
  * Warns when this Node.js line is past its end of life (no more security

@@ -5,7 +5,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/index.js';
-import { startEchoUpstream, type EchoUpstream } from '../dev/echo-upstream.js';
+import { startEchoUpstream, type EchoUpstream } from '../dev/index.js';
 
 export interface ServeOptions {
   config?: string;

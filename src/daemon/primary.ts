@@ -5,7 +5,7 @@
  * Workers share the listening socket through the primary.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { createPrimaryAggregator } from '../metrics/index.js';
 import { parseToPrimary, send, toWorker, workerEnv } from './ipc.js';
 import { startMetricsEndpoint } from './listen.js';

@@ -7,8 +7,8 @@ import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { ResolvedConfig } from '../config/index.js';
-import { EXIT } from '../errors.js';
-import { createLogger } from '../log/logger.js';
+import { EXIT } from '../util/index.js';
+import { createLogger } from '../log/index.js';
 import { createMetrics, createWorkerMetricsResponder, type Metrics } from '../metrics/index.js';
 import { warnInsecure, warnRuntime } from './notices.js';
 

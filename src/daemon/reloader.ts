@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
-import { describeError, ZtpError } from '../errors.js';
+import { describeError, ZtpError } from '../util/index.js';
 import { MaterialWatcher } from '../tls/index.js';
 
 export interface ReloaderOptions {

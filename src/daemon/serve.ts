@@ -7,7 +7,7 @@
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { EXIT } from '../errors.js';
+import { EXIT } from '../util/index.js';
 import { checkSummary } from './check.js';
 import { prepare, type ServeOptions } from './prepare.js';
 import { runPrimary } from './primary.js';

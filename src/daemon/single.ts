@@ -1,5 +1,5 @@
 /** `workers: 1`: one process accepts, proxies, reloads and serves its own /metrics. */
-import { ProxyServer } from '../proxy/server.js';
+import { ProxyServer } from '../proxy/index.js';
 import { listenProxy, startMetricsEndpoint } from './listen.js';
 import { printDevNote } from './notices.js';
 import { reloadConfig, watchedFiles, type Prepared } from './prepare.js';

@@ -4,7 +4,7 @@
  * LISTEN_FDS in the environment. In a cluster, the primary adopts it and
  * its workers share it through cluster (see ipc.ts `listenFd`).
  */
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** The first passed fd (SD_LISTEN_FDS_START). */
 const FIRST_FD = 3;

@@ -3,8 +3,8 @@
  * its primary, applies the primary's reloads and ticket keys, answers its
  * metrics requests (metrics/cluster.ts), and drains on its stop message.
  */
-import { describeError, isZtpError } from '../errors.js';
-import { ProxyServer } from '../proxy/server.js';
+import { describeError, isZtpError } from '../util/index.js';
+import { ProxyServer } from '../proxy/index.js';
 import { keysOf, parseToWorker, readWorkerEnv, send, sendAndWait, toPrimary, type ToWorker } from './ipc.js';
 import { listenProxy } from './listen.js';
 import { listenKeys, prepare, reloadConfig, type ServeOptions } from './prepare.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { parseStrictYaml } from '../util/index.js';
 import type { Inventory } from './schema.js';
 import { validateInventory } from './validate-inventory.js';

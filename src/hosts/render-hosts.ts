@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { renderNftables } from './nftables.js';
 import type { Inventory } from './schema.js';
 import { renderPrincipalsFile, renderSshdSnippet } from './sshd.js';

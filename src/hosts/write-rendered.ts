@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
-import { ZtpError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { writeFileAtomic } from '../util/index.js';
 import type { RenderedFile } from './render-hosts.js';
 
 /**

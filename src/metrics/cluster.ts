@@ -17,7 +17,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** One registry's `getMetricsAsJSON()` result, as it crosses the IPC channel. */
 type MetricsJson = object[];

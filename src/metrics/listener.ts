@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** The answer of a readiness check: `ok` decides 200 or 503; `checks` is shown in the body. */
 export interface Readiness {

@@ -7,7 +7,7 @@ import type { ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Decision } from '../authz/index.js';
-import type { AccessLog, AccessRecord } from '../log/access-log.js';
+import type { AccessLog, AccessRecord } from '../log/index.js';
 import { negotiatedGroup, type PeerIdentity } from '../tls/index.js';
 import { buildIdentityHeaders } from './identity-headers.js';
 import type { Runtime } from './runtime.js';

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { AccessRecord } from '../log/access-log.js';
+import type { AccessRecord } from '../log/index.js';
 import type { ClientConnection } from './connection.js';
 import { mapUpstreamError, type MappedError } from './error-map.js';
 import type { RouteRuntime } from './runtime.js';

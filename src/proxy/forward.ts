@@ -25,7 +25,7 @@ import { roundMs, upstreamErrorMessage, UpstreamExchange, type Target } from './
 import { downstreamResponseHeaders } from './headers.js';
 import { RequestBody } from './request-body.js';
 import { sendError } from './respond.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -3,7 +3,7 @@
  * per connection (never per request) from the peer identity.
  */
 import type { IdentityHeaderNames } from '../config/index.js';
-import type { PeerIdentity } from '../tls/identity.js';
+import type { PeerIdentity } from '../tls/index.js';
 
 export interface IdentityHeaderOptions {
   readonly names: IdentityHeaderNames;

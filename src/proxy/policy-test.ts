@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ResolvedConfig } from '../config/index.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { buildIdentityHeaders } from './identity-headers.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { parseAuthority } from './authority.js';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
-import { AccessLog } from '../log/access-log.js';
+import { AccessLog } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/index.js';
 import { AcceptGate, destroyConnection } from './accept-gate.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { ResolvedUpstream } from '../config/index.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { Admission } from './admission.js';
 
 /** How long an address whose connect failed is skipped. */

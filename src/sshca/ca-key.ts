@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { WireReader } from './wire-reader.js';
 import { WireWriter } from './wire-writer.js';
 import { ecdsaHash, formatPublicKeyLine, publicKeyBlob } from './public-key.js';

@@ -1,6 +1,6 @@
 import { mkdir, access } from 'node:fs/promises';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
 import { CA_KEY_TYPES, CaKey, type CaKeyType } from './ca-key.js';
 import { encodeKrl } from './krl.js';
 import { fingerprintSha256 } from './public-key.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
 import { CaKey } from './ca-key.js';
 import { encodeKrl } from './krl.js';
 import { formatPublicKeyLine, parsePublicKey, type SshPublicKey } from './public-key.js';

@@ -1,8 +1,8 @@
 import { readFile, access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ZtpError } from '../errors.js';
-import { withDirLock, writeFileAtomic } from '../util/atomic-file.js';
-import { parseDurationSeconds } from '../util/duration.js';
+import { ZtpError } from '../util/index.js';
+import { withDirLock, writeFileAtomic } from '../util/index.js';
+import { parseDurationSeconds } from '../util/index.js';
 import { CaKey } from './ca-key.js';
 import { buildCertificate } from './certificate.js';
 import { parsePublicKey, type SshPublicKey } from './public-key.js';

@@ -1,7 +1,7 @@
 import { readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ZtpError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { ZtpError } from '../util/index.js';
+import { writeFileAtomic } from '../util/index.js';
 import type { CaKeyType } from './ca-key.js';
 
 /** File names inside an SSH CA directory. */

@@ -1,4 +1,4 @@
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 /** Longest key id accepted; sshd logs it on every login. */
 export const MAX_KEY_ID_LENGTH = 256;

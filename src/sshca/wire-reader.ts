@@ -1,4 +1,4 @@
-import { ZtpError, type ErrorCode } from '../errors.js';
+import { ZtpError, type ErrorCode } from '../util/index.js';
 
 /**
  * Reads SSH wire-format data. Every read is bounds-checked: a truncated or

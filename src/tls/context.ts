@@ -6,7 +6,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { ResolvedConfig } from '../config/index.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 import { parseCrl } from './crl-list.js';
 import { crlNextUpdate } from './der.js';
 import { ecdhCurveOption } from './groups.js';

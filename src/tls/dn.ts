@@ -29,7 +29,7 @@
  */
 import { attributeValue, children, decodeOid, readTlv, type Tlv } from './der.js';
 import { OID_SHORT_NAMES } from './oid-short-names.js';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from '../util/index.js';
 
 // Character classes of OpenSSL's charmap.h, reduced to what XN_FLAG_RFC2253 uses.
 const ALWAYS = 1; // , + " \ < > ;

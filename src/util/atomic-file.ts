@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { ZtpError } from '../errors.js';
+import { ZtpError } from './errors.js';
 
 /**
  * Writes `data` to `path` so that a reader (or a crash) sees either the old

@@ -1,4 +1,4 @@
-import { ZtpError } from '../errors.js';
+import { ZtpError } from './errors.js';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
 

@@ -1,5 +1,5 @@
 import { parseDocument } from 'yaml';
-import { ZtpError, type ErrorCode } from '../errors.js';
+import { ZtpError, type ErrorCode } from './errors.js';
 
 /**
  * Aliases one document may expand: enough for any hand-written file, and an

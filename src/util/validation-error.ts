@@ -1,4 +1,4 @@
-import { ZtpError, type ErrorCode } from '../errors.js';
+import { ZtpError, type ErrorCode } from './errors.js';
 
 /** One problem of a document: the key path (`routes[0].upstream.url`) and what is wrong there. */
 export interface Problem {

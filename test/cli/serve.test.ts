@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import { nodeLineStatus } from '../../src/node-support.js';
+import { nodeLineStatus } from '../../src/util/node-support.js';
 import { makePki } from '../helpers/pki.js';
 import { request } from '../helpers/proxy.js';
 

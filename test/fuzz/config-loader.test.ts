@@ -5,7 +5,7 @@
 // a config code and whose message names what is wrong.
 import t from 'tap';
 import { parseYaml, resolveConfig } from '../../src/config/index.js';
-import { isZtpError } from '../../src/errors.js';
+import { isZtpError } from '../../src/util/errors.js';
 import { FUZZ_SEED, forBudget, type Rng } from './fuzz-rng.js';
 
 const VALID = `listen: 127.0.0.1:8443

@@ -5,7 +5,7 @@
 // inject a header) or a ZtpError ZTP_TLS_DER.
 import t from 'tap';
 import { formatDN } from '../../src/tls/index.js';
-import { isZtpError } from '../../src/errors.js';
+import { isZtpError } from '../../src/util/errors.js';
 import { tlv } from '../../src/ca/der.js';
 import { FUZZ_SEED, forBudget, type Rng } from './fuzz-rng.js';
 

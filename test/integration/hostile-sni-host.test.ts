@@ -60,7 +60,7 @@ t.test('HTTP/2 connection reuse: a stream with another :authority gets 421', asy
     });
     s.on('error', () => resolve(false));
   });
-  // The proxy always offers h2 (server.ts ALPNProtocols), and node:http2 is built into every supported Node: a requirement, not a skip.
+  // The proxy always offers h2 (proxy/server.ts ALPNProtocols), and node:http2 is built into every supported Node: a requirement, not a skip.
   t.equal(alpn, 'h2', 'the proxy offers h2, so a client may coalesce');
   if (alpn !== 'h2') return;
   const session = h2connect(`https://a.internal:${p.port}`, { ca: p.ca, cert: readFileSync(alice.cert), key: readFileSync(alice.key), servername: 'a.internal', host: '127.0.0.1', port: p.port } as never);

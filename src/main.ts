@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import { EXIT, ZtpError, describeError } from './util/index.js';
+import { EXIT, ZtpError, asZtpError, describeError } from './util/index.js';
 import { commandsFor, exitCodeOf } from './cli/index.js';
 import { versionText } from './util/index.js';
 
@@ -34,14 +34,12 @@ export async function run(argv: string[]): Promise<number> {
   parser.command(await commandsFor(argv));
   try {
     return exitCodeOf(await parser.parseAsync());
-  } catch (err) {
-    if (err instanceof ZtpError) {
-      const hint = err.code === 'ZTP_USAGE' ? 'run "ztproxy --help" for usage\n' : '';
-      process.stderr.write(`error: ${describeError(err)}\n${hint}`);
-      return err.exitCode;
-    }
-    process.stderr.write(`error: ${describeError(err)}\n`);
-    return EXIT.runtime;
+  } catch (caught) {
+    // The last boundary: whatever a command let through leaves as a ZtpError with a code.
+    const err = asZtpError(caught);
+    const hint = err.code === 'ZTP_USAGE' ? 'run "ztproxy --help" for usage\n' : '';
+    process.stderr.write(`error: ${describeError(err)}\n${hint}`);
+    return err.exitCode;
   }
 }
 

@@ -9,8 +9,17 @@ import { ZtpError } from './errors.js';
  * same directory (created with `mode`, so a key is never readable by others
  * even for a moment), fsync, rename, fsync of the directory.
  * Default mode 0600: every caller writing public material says so.
+ * @throws ZtpError `ZTP_IO` naming `path` when it cannot be written.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  try {
+    await writeAtomically(path, data, mode);
+  } catch (cause) {
+    throw new ZtpError('ZTP_IO', `cannot write ${path}`, { cause });
+  }
+}
+
+async function writeAtomically(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);

@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   ZTP_HOSTS_WRITE: EXIT.runtime,
   ZTP_POLICY_TEST: EXIT.invalid,
   ZTP_DURATION: EXIT.usage,
+  ZTP_IO: EXIT.runtime,
   ZTP_INTERNAL: EXIT.runtime,
 } as const;
 
@@ -78,6 +79,21 @@ export class ZtpError extends Error {
 /** True when `err` is a ZtpError, optionally with the given code. */
 export function isZtpError(err: unknown, code?: ErrorCode): err is ZtpError {
   return err instanceof ZtpError && (code === undefined || err.code === code);
+}
+
+/**
+ * What the CLI reports for an error that escaped every boundary: a ZtpError as
+ * it is; a Node system error (ENOENT, EACCES, ENOSPC, …) as `ZTP_IO` naming
+ * the file or address it names; anything else as `ZTP_INTERNAL` (a bug).
+ */
+export function asZtpError(err: unknown): ZtpError {
+  if (err instanceof ZtpError) return err;
+  const sys = err as (NodeJS.ErrnoException & { dest?: string; address?: string }) | undefined;
+  if (sys instanceof Error && typeof sys.code === 'string' && /^E[A-Z]+$/.test(sys.code)) {
+    const where = sys.path ?? sys.dest ?? sys.address;
+    return new ZtpError('ZTP_IO', where === undefined ? `${sys.syscall ?? 'i/o'} failed` : `${where}: ${sys.syscall ?? 'i/o'} failed`, { cause: err });
+  }
+  return new ZtpError('ZTP_INTERNAL', 'unexpected error', { cause: err });
 }
 
 /** One line for humans: the message, then each cause's message after `: `. */

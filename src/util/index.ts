@@ -9,5 +9,5 @@ export { parseDurationSeconds } from './duration.js';
 export { parseStrictYaml } from './strict-yaml.js';
 export { checkSchema, schemaProblems } from './schema-problems.js';
 export { ValidationError, type Problem } from './validation-error.js';
-export { EXIT, ZtpError, describeError, isZtpError, type ErrorCode } from './errors.js';
+export { EXIT, ZtpError, asZtpError, describeError, isZtpError, type ErrorCode } from './errors.js';
 export { RECOMMENDED_NODE, nodeLineStatus, versionText } from './node-support.js';

@@ -12,6 +12,7 @@ const STOP = 'ztproxy:stop';
 const TICKET_KEYS = 'ztproxy:ticket-keys';
 const READY = 'ztproxy:ready';
 const FAILED = 'ztproxy:failed';
+const WANT_KEYS = 'ztproxy:want-keys';
 
 /** Session ticket keys as they cross the channel: 48 bytes, hex. */
 const KEYS_HEX = /^[0-9a-f]{96}$/;
@@ -35,6 +36,10 @@ export interface ReadyMessage {
   type: typeof READY;
   port: number;
 }
+/** Worker → primary: send me the cluster's ticket keys (it listens only once it holds them). */
+export interface WantKeysMessage {
+  type: typeof WANT_KEYS;
+}
 /** Worker → primary: start-up failed with a ZtpError the primary ends with too (a busy port). */
 export interface FailedMessage {
   type: typeof FAILED;
@@ -44,7 +49,7 @@ export interface FailedMessage {
 }
 
 export type ToWorker = ReloadMessage | TicketKeysMessage | StopMessage;
-export type ToPrimary = ReadyMessage | FailedMessage;
+export type ToPrimary = ReadyMessage | FailedMessage | WantKeysMessage;
 
 /** Something that can be sent a message: a cluster `Worker`, or `process` in a worker. */
 interface Channel {
@@ -59,6 +64,7 @@ export const toWorker = {
 
 export const toPrimary = {
   ready: (port: number): ReadyMessage => ({ type: READY, port }),
+  wantKeys: (): WantKeysMessage => ({ type: WANT_KEYS }),
   failed: (code: ErrorCode, message: string): FailedMessage => ({ type: FAILED, code, message }),
 };
 
@@ -95,6 +101,7 @@ export function parseToWorker(m: unknown): ToWorker | null {
 export function parseToPrimary(m: unknown): ToPrimary | null {
   if (!isObject(m)) return null;
   if (m.type === READY && Number.isInteger(m.port)) return { type: READY, port: m.port as number };
+  if (m.type === WANT_KEYS) return { type: WANT_KEYS };
   if (m.type === FAILED && typeof m.code === 'string' && typeof m.message === 'string') return { type: FAILED, code: m.code as ErrorCode, message: m.message };
   return null;
 }

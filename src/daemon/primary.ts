@@ -62,6 +62,7 @@ export async function runPrimary(p: Prepared, count: number): Promise<number> {
     w.once('online', () => send(w, toWorker.ticketKeys(keys.current)));
     w.on('message', (raw: unknown) => {
       const m = parseToPrimary(raw);
+      if (m?.type === 'ztproxy:want-keys') send(w, toWorker.ticketKeys(keys.current));
       if (m?.type === 'ztproxy:ready') {
         // Again at ready: the worker surely listens to its channel by now.
         send(w, toWorker.ticketKeys(keys.current));

@@ -3,6 +3,7 @@
  * its primary, applies the primary's reloads and ticket keys, answers its
  * metrics requests (metrics/cluster.ts), and drains on its stop message.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { describeError, isZtpError } from '../util/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { keysOf, parseToWorker, readWorkerEnv, send, sendAndWait, toPrimary, type ToWorker } from './ipc.js';
@@ -10,6 +11,9 @@ import { listenProxy } from './listen.js';
 import { listenKeys, prepare, reloadConfig, type ServeOptions } from './prepare.js';
 import { handleSignals, setupProcess, STOP_GRACE_MS } from './process-setup.js';
 import { Reloader } from './reloader.js';
+
+/** How long a starting worker waits for the cluster's ticket keys before it listens with its own. */
+const KEYS_WAIT_MS = 5_000;
 
 /** Serves until the primary says stop (or SIGTERM); resolves to the exit code. */
 export async function runWorker(o: ServeOptions): Promise<number> {
@@ -46,6 +50,8 @@ export async function runWorker(o: ServeOptions): Promise<number> {
       flush();
     },
   });
+  let keysArrived = () => {};
+  const firstKeys = new Promise<void>((r) => (keysArrived = r));
   deliver = (m) => {
     if (m.type === 'ztproxy:stop') life.stop('stop message');
     if (m.type === 'ztproxy:ticket-keys') server.setTicketKeys((keys = keysOf(m)));
@@ -53,8 +59,16 @@ export async function runWorker(o: ServeOptions): Promise<number> {
       keys = keysOf(m);
       reloader.reload('SIGHUP');
     }
+    if (keys !== undefined) keysArrived();
   };
   for (const m of early.splice(0)) deliver(m);
+  // Listen only with the cluster's ticket keys, so a ticket this worker issues resumes on every other
+  // (the primary's first keys, sent when the worker came online, can arrive before its channel listener).
+  if (keys === undefined) {
+    send(process, toPrimary.wantKeys());
+    const gaveUp = await Promise.race([firstKeys.then(() => false), delay(KEYS_WAIT_MS).then(() => true)]);
+    if (gaveUp) log.warn({ waitedMs: KEYS_WAIT_MS }, 'no ticket keys from the primary; listening with this worker\'s own');
+  }
 
   let address;
   try {

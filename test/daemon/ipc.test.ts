@@ -15,6 +15,7 @@ t.test('messages round-trip; anything else is ignored', async (t) => {
   t.equal(parseToWorker({ type: 'ztproxy:metrics-req', id: 1 }), null, "metrics/cluster.ts's messages are not ours");
   t.equal(parseToWorker(null), null);
   t.same(parseToPrimary(toPrimary.ready(8443)), { type: 'ztproxy:ready', port: 8443 });
+  t.same(parseToPrimary(toPrimary.wantKeys()), { type: 'ztproxy:want-keys' });
   t.same(parseToPrimary(toPrimary.failed('ZTP_LISTEN', 'listen 127.0.0.1:1: cannot listen')), { type: 'ztproxy:failed', code: 'ZTP_LISTEN', message: 'listen 127.0.0.1:1: cannot listen' });
   t.equal(parseToPrimary({ type: 'ztproxy:ready', port: '8443' }), null);
   t.equal(parseToPrimary('ztproxy:ready'), null);

@@ -53,7 +53,9 @@ t.test('resumption across workers carries identity and ends with a revocation', 
   }
   t.ok(results.every((r) => r.status === 200), 'all served');
   const reused = results.filter((r) => r.reused).length;
-  t.ok(reused >= 6, `sessions resumed on both workers (${reused} of 8)`);
+  // The first connection is a full handshake; every later one resumes, whichever worker takes it: a worker
+  // listens only once it holds the cluster's ticket keys (daemon/worker.ts).
+  t.equal(reused, 7, `sessions resumed on both workers (${reused} of 8)`);
   t.equal(up.requests.length, 8);
   t.ok(up.requests.every((r) => r.headers['x-client-subject-dn'] === 'CN=alice,OU=dev'), 'every resumed connection carries the verified DN');
   const servedBy = new Set([...p.output().matchAll(/"pid":(\d+)[^\n]*"msg":"request completed"/g)].map((m) => m[1]));

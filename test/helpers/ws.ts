@@ -68,6 +68,29 @@ export function frameReader(onFrame: (f: Frame) => void): (chunk: Buffer) => voi
   };
 }
 
+/**
+ * The server's data frames as a client reads them: `read` takes raw bytes,
+ * `next()` resolves with the next frame (queued or still to come) and
+ * rejects once `closed` resolves with none left.
+ */
+export function frameQueue(closed: Promise<void>): { read: (chunk: Buffer) => void; next: () => Promise<Frame> } {
+  const frames: Frame[] = [];
+  const waiters: ((f: Frame) => void)[] = [];
+  const read = frameReader((f) => {
+    const w = waiters.shift();
+    if (w) w(f);
+    else frames.push(f);
+  });
+  const next = () =>
+    frames.length > 0
+      ? Promise.resolve(frames.shift()!)
+      : new Promise<Frame>((resolve, reject) => {
+          waiters.push(resolve);
+          void closed.then(() => reject(new Error('closed')));
+        });
+  return { read, next };
+}
+
 export interface WsUpstream {
   url: string;
   /** Headers of every upgrade request that reached the upstream. */
@@ -174,13 +197,7 @@ export async function wsConnect(
   const handshake = `GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUpgrade: ${opts.upgrade ?? 'websocket'}\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
   socket.write(opts.firstFrame ? Buffer.concat([Buffer.from(handshake), opts.firstFrame]) : handshake);
 
-  const frames: Frame[] = [];
-  const waiters: ((f: Frame) => void)[] = [];
-  const read = frameReader((f) => {
-    const w = waiters.shift();
-    if (w) w(f);
-    else frames.push(f);
-  });
+  const { read, next } = frameQueue(closed);
   let raw = Buffer.alloc(0);
   let rest = '';
   const head = await new Promise<{ status: number; headers: Record<string, string> }>((resolve, reject) => {
@@ -213,13 +230,7 @@ export async function wsConnect(
     ...head,
     body: () => rest,
     send: (opcode, payload) => socket.write(encodeFrame(opcode, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), true)),
-    next: () =>
-      frames.length > 0
-        ? Promise.resolve(frames.shift()!)
-        : new Promise<Frame>((resolve, reject) => {
-            waiters.push(resolve);
-            void closed.then(() => reject(new Error('closed')));
-          }),
+    next,
     closed,
     socket,
   };

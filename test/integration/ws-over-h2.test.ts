@@ -10,7 +10,7 @@ import t from 'tap';
 import { h2connect } from '../helpers/h2.js';
 import { makePki } from '../helpers/pki.js';
 import { baseConfig, metricValue, startProxy } from '../helpers/proxy.js';
-import { encodeFrame, frameReader, startWsEchoUpstream, type Frame } from '../helpers/ws.js';
+import { encodeFrame, frameQueue, startWsEchoUpstream, type Frame } from '../helpers/ws.js';
 
 interface H2Ws {
   status: number;
@@ -30,14 +30,8 @@ async function h2ws(session: http2.ClientHttp2Session, port: number, path: strin
   );
   stream.on('error', () => {});
   const closed = new Promise<void>((r) => stream.once('close', () => r()));
-  const frames: Frame[] = [];
-  const waiters: ((f: Frame) => void)[] = [];
+  const { read, next } = frameQueue(closed);
   let text = '';
-  const read = frameReader((f) => {
-    const w = waiters.shift();
-    if (w) w(f);
-    else frames.push(f);
-  });
   const head = await new Promise<{ status: number; headers: http2.IncomingHttpHeaders }>((resolve, reject) => {
     stream.once('response', (h) => resolve({ status: Number(h[':status']), headers: h }));
     stream.once('close', () => reject(new Error(`stream closed without a response (rst code ${stream.rstCode})`)));
@@ -47,13 +41,7 @@ async function h2ws(session: http2.ClientHttp2Session, port: number, path: strin
     ...head,
     body: () => text,
     send: (opcode, payload) => stream.write(encodeFrame(opcode, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), true)),
-    next: () =>
-      frames.length > 0
-        ? Promise.resolve(frames.shift()!)
-        : new Promise<Frame>((resolve, reject) => {
-            waiters.push(resolve);
-            void closed.then(() => reject(new Error('closed')));
-          }),
+    next,
     closed,
     stream,
   };

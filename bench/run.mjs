@@ -575,8 +575,8 @@ async function profiles(c) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const files = [];
-  for (const sys of ONLY.filter((s) => s.startsWith('zt'))) {
-    for (const kind of ['keepalive', 'handshake']) {
+  for (const sys of ONLY.filter((s) => s !== 'nginx')) {
+    for (const kind of (env.PROFILE_KINDS ?? 'keepalive,handshake').split(',')) {
       const tmp = path.join(dir, `${sys}-${kind}.d`);
       const t0 = Date.now();
       startSystem(sys, c, { profileDir: tmp });

@@ -6,7 +6,7 @@
  * from config (route names) or closed enums, never from client input; series
  * of configured routes are created at zero so that panels are never empty.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { CONNECTION_REVOKED_REASONS, HANDSHAKE_ABORT_REASONS, HANDSHAKE_FAILURE_REASONS } from '../tls/index.js';
 import { RouteHistogram } from './route-histogram.js';
 
@@ -50,7 +50,7 @@ export function codeLabel(status: number): string {
 export interface Metrics {
   readonly registry: Registry;
   readonly handshakes: Counter<'result' | 'reason'>;
-  readonly handshakeDuration: Histogram<'result'>;
+  readonly handshakeDuration: RouteHistogram<'result'>;
   readonly requests: Counter<'route' | 'code'>;
   readonly upstreamTtfb: RouteHistogram<'route'>;
   readonly requestDuration: RouteHistogram<'route'>;
@@ -78,7 +78,8 @@ export function createMetrics(registry: Registry): Metrics {
     labelNames: ['result', 'reason'] as const,
     registers,
   });
-  const handshakeDuration = new Histogram({
+  // Observed on every handshake: a RouteHistogram (prom-client's observe validates and hashes the labels each time).
+  const handshakeDuration = new RouteHistogram({
     name: 'ztproxy_tls_handshake_duration_seconds',
     help: 'Time from TCP accept to the end of the TLS handshake',
     labelNames: ['result'] as const,
@@ -165,9 +166,9 @@ export function createMetrics(registry: Registry): Metrics {
   for (const reason of HTTP2_CUT_REASONS) http2SessionsCut.inc({ reason }, 0);
   for (const reason of HANDSHAKE_FAILURE_REASONS) handshakes.inc({ result: 'failed', reason }, 0);
   for (const reason of HANDSHAKE_ABORT_REASONS) handshakes.inc({ result: 'aborted', reason }, 0);
-  handshakeDuration.zero({ result: 'ok' });
-  handshakeDuration.zero({ result: 'failed' });
-  handshakeDuration.zero({ result: 'aborted' });
+  handshakeDuration.labels({ result: 'ok' });
+  handshakeDuration.labels({ result: 'failed' });
+  handshakeDuration.labels({ result: 'aborted' });
   configReloads.inc({ result: 'ok' }, 0);
   configReloads.inc({ result: 'failed' }, 0);
   connectionsActive.set(0);

@@ -62,8 +62,8 @@ export interface AcceptGateDeps {
   readonly metrics: Metrics;
   /** The current config and material (they change on reload). */
   readonly current: () => { readonly config: ResolvedConfig; readonly material: TlsMaterial };
-  /** Starts the connection's age clock (ConnectionLifetime.track). */
-  readonly track: (s: tls.TLSSocket) => void;
+  /** Starts the connection's age clock (ConnectionLifetime.track) at `now` (performance.now()). */
+  readonly track: (s: tls.TLSSocket, now: number) => void;
   /** True when the connection was closed because its handshake predates a reload it fails (LiveRevocation.lateCheck). */
   readonly lateCheck: (s: tls.TLSSocket, acceptedAt: number | undefined) => boolean;
   /** Hands a verified socket to HTTP/2 (`h2` negotiated) or HTTP/1.1. */
@@ -82,11 +82,19 @@ export class AcceptGate {
   /** The success series, bound once: prom-client's label lookups on every handshake were 3.5 % of a handshake profile. */
   readonly #handshakeOk: { inc(): void };
   readonly #handshakeOkDuration: { observe(seconds: number): void };
+  /** 'close' of every verified socket: one function for all of them, no closure per connection. */
+  readonly #onSocketClose: (this: tls.TLSSocket) => void;
   #nextConnId = 0;
   readonly #connPrefix = randomBytes(3).toString('hex');
 
   constructor(deps: AcceptGateDeps) {
     this.#deps = deps;
+    const sockets = this.sockets;
+    const active = deps.metrics.connectionsActive;
+    this.#onSocketClose = function (this: tls.TLSSocket) {
+      active.dec();
+      sockets.delete(this);
+    };
     this.#handshakeOk = deps.metrics.handshakes.labels({ result: 'ok', reason: '' });
     this.#handshakeOkDuration = deps.metrics.handshakeDuration.labels({ result: 'ok' });
     this.#handshakeLog = new HandshakeFailureLog(deps.log);
@@ -172,17 +180,14 @@ export class AcceptGate {
       s.destroy();
       return;
     }
-    const m = this.#deps.metrics;
     this.#handshakeOk.inc();
     const t0 = rawSocketOf(s)?.[kAcceptedAt];
-    if (t0 !== undefined) this.#handshakeOkDuration.observe((performance.now() - t0) / 1000);
-    m.connectionsActive.inc();
+    const now = performance.now();
+    if (t0 !== undefined) this.#handshakeOkDuration.observe((now - t0) / 1000);
+    this.#deps.metrics.connectionsActive.inc();
     this.sockets.add(s);
-    this.#deps.track(s);
-    s.once('close', () => {
-      m.connectionsActive.dec();
-      this.sockets.delete(s);
-    });
+    this.#deps.track(s, now);
+    s.on('close', this.#onSocketClose); // 'close' comes once: no once() wrapper per connection
     const id = `${this.#connPrefix}-${(this.#nextConnId++).toString(36)}`;
     const sni = typeof s.servername === 'string' ? s.servername.toLowerCase() : '';
     attachConnection(s, new ClientConnection(id, identity, sni, s, this.#deps.log, this.#deps.access));

@@ -51,8 +51,8 @@ export class ConnectionLifetime {
   }
 
   /** Starts the clock of a verified connection. */
-  track(s: TLSSocket): void {
-    (s as TrackedSocket)[kBornAt] = performance.now();
+  track(s: TLSSocket, now: number = performance.now()): void {
+    (s as TrackedSocket)[kBornAt] = now;
   }
 
   #old(s: TrackedSocket, now: number): boolean {

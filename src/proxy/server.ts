@@ -82,7 +82,7 @@ export class ProxyServer {
       access: this.#access,
       metrics: deps.metrics,
       current: () => ({ config: this.#config, material: this.#material }),
-      track: (s) => this.#lifetime.track(s),
+      track: (s, now) => this.#lifetime.track(s, now),
       lateCheck: (s, t0) => this.#revocation.lateCheck(s, t0),
       handOff: (s) => {
         if (s.alpnProtocol === 'h2') this.#h2.accept(s);

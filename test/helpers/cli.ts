@@ -19,8 +19,9 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-export async function startServe(t: { teardown(fn: () => unknown): void }, args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env` adds to (or, with '', blanks) the child's environment. */
+export async function startServe(t: { teardown(fn: () => unknown): void }, args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });

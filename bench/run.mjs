@@ -36,7 +36,9 @@
 // HS_CONNECTIONS (20), DURATION (s_time seconds, 5), IDLE (idle connections, 2000), ONLY (comma list
 // of systems), BASE_PORT (19400; the bench uses BASE_PORT…BASE_PORT+9), SKIP (comma list of keepalive,handshake,resumed,idle),
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
-// keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison),
+// keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison;
+// PROFILE_KINDS: keepalive,handshake; every Node system in ONLY is profiled, nginx is not),
+// NODE_FLAGS (extra flags for every Node system), UNIT_FLAGS=0 (ztproxy without systemd/ztproxy.service's NODE_OPTIONS),
 // RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip),
 // PIN (1 by default on 2+ CPUs: the proxy under test runs alone on the last CPU, the upstream and the
 // load generators on the others, with taskset; 0 lets the scheduler mix them).
@@ -269,6 +271,21 @@ log: { level: info, access: true }
 // ---------------------------------------------------------------------------------------------
 // Starting the systems.
 const NODE_FLAGS = (env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
+// ztproxy runs as shipped: with the NODE_OPTIONS of systemd/ztproxy.service (the young-generation cap), given as
+// flags, and its LD_PRELOAD (jemalloc); UNIT_FLAGS=0 measures it on the runtime's defaults and glibc's malloc
+// instead. The Node floors keep the defaults.
+const UNIT = env.UNIT_FLAGS === '0' ? { flags: [], env: {} } : unitSettings();
+const UNIT_FLAGS = UNIT.flags;
+function unitSettings() {
+  const unit = readFileSync(path.join(ROOT, 'systemd', 'ztproxy.service'), 'utf8');
+  const last = (name) => [...unit.matchAll(new RegExp(`^Environment=${name}=(.*)$`, 'gm'))].pop()?.[1];
+  const preload = last('LD_PRELOAD');
+  return { flags: (last('NODE_OPTIONS') ?? '').split(' ').filter(Boolean), env: preload ? { LD_PRELOAD: preload } : {} };
+}
+function unitDescription() {
+  const parts = [...UNIT.flags, ...Object.entries(UNIT.env).map(([k, v]) => `${k}=${v}`)];
+  return parts.join(' ') || 'none: UNIT_FLAGS=0';
+}
 
 function startSystem(sys, c, { profileDir } = {}) {
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -301,16 +318,17 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'zt':
       return start(sys, NODE, [
         ...NODE_FLAGS,
+        ...UNIT_FLAGS,
         ...prof,
         MAIN,
         'serve',
         ...['--listen', `127.0.0.1:${PORTS.zt}`, '--cert', c.serverCrt, '--key', c.serverKey, '--client-ca', c.ca],
         ...['--upstream', `http://127.0.0.1:${PORTS.upstream}`, '--metrics-listen', 'off', '--workers', '1', '--log-level', 'warn'],
-      ], { role: 'sut' });
+      ], { role: 'sut', env: UNIT.env });
     case 'zt-all': {
       // The access log goes to /dev/null: pino still serializes and writes every line, the disk stays out of it.
       const devnull = openSync('/dev/null', 'w');
-      const child = start(sys, NODE, [...NODE_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut' });
+      const child = start(sys, NODE, [...NODE_FLAGS, ...UNIT_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut', env: UNIT.env });
       closeSync(devnull);
       return child;
     }
@@ -564,7 +582,7 @@ function versions() {
 }
 
 function command() {
-  const knobs = ['NODE', 'N', 'M', 'REPS', 'CONNECTIONS', 'HS_CONNECTIONS', 'DURATION', 'IDLE', 'ONLY', 'SKIP', 'BENCH_PROFILE', 'NODE_FLAGS'].filter((k) => env[k] !== undefined).map((k) => `${k}=${JSON.stringify(env[k])}`);
+  const knobs = ['NODE', 'N', 'M', 'REPS', 'CONNECTIONS', 'HS_CONNECTIONS', 'DURATION', 'IDLE', 'ONLY', 'SKIP', 'BENCH_PROFILE', 'NODE_FLAGS', 'UNIT_FLAGS'].filter((k) => env[k] !== undefined).map((k) => `${k}=${JSON.stringify(env[k])}`);
   return [...knobs, 'npm run bench'].join(' ');
 }
 
@@ -677,7 +695,8 @@ interleaved repetitions. Ratios are to nginx with the same worker count (1): the
 - CPU is utime+stime of the proxy's process tree (/proc/PID/stat) over each run divided by its requests or connections;
   peak RSS is the largest process's VmHWM after the load runs (the whole tree's sum in parentheses: nginx master + worker);
   idle KB/conn is the growth of the tree's VmRSS divided by the connections held.
-- zt = \`ztproxy serve\` with the quick-start flags (\`--workers 1 --log-level warn --metrics-listen off\`);
+- zt = \`ztproxy serve\` with the quick-start flags (\`--workers 1 --log-level warn --metrics-listen off\`) and the memory settings of
+  systemd/ztproxy.service (\`${unitDescription()}\`; the Node floors run on the runtime's defaults and glibc's malloc);
   zt-all = access log (to /dev/null), metrics listener, an \`allow: {ou: [bench]}\` policy, X-Client-Issuer-DN, -Serial and -Fingerprint.
   tls = not a proxy: a bare \`node:tls\` server with ztproxy's TLS defaults (no session tickets) answering each request head
   with a fixed 200 itself (rivals/node-tls-floor.mjs): no HTTP server, no upstream; what Node's TLS socket alone costs.

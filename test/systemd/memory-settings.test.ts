@@ -6,8 +6,9 @@
  *   the service at start), it bounds V8's young generation where the
  *   runtime's default would grow past it, and ztproxy and its cluster
  *   workers run with it.
- * - ztproxy-jemalloc.conf's `LD_PRELOAD`: ztproxy serves with jemalloc
- *   mapped in the primary and in every worker.
+ * - its `Environment=LD_PRELOAD=libjemalloc.so.2`: ztproxy serves with
+ *   jemalloc mapped in the primary and in every worker, and the loader
+ *   finds the bare soname on its own search path (no per-architecture path).
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -119,15 +120,22 @@ t.test('ztproxy serves with the unit\'s NODE_OPTIONS, and its cluster workers in
   t.equal(await cluster.exited, 0);
 });
 
-const jemallocDropIn = join(systemdDir, 'ztproxy-jemalloc.conf');
-const jemalloc = environment(jemallocDropIn, 'LD_PRELOAD');
+const service = join(systemdDir, 'ztproxy.service');
+const preload = environment(service, 'LD_PRELOAD');
 
-t.test('ztproxy-jemalloc.conf: ztproxy serves on jemalloc, in the primary and its workers', { skip: skipUnlessInstalled(jemalloc !== undefined && existsSync(jemalloc), 'libjemalloc2', `apt-get install libjemalloc2 (${jemalloc})`) }, async (t) => {
+/** Whether the dynamic loader resolves `soname` (ldconfig's cache, as ld.so reads it). */
+function loaderFinds(soname: string): boolean {
+  const r = spawnSync(existsSync('/sbin/ldconfig') ? '/sbin/ldconfig' : 'ldconfig', ['-p'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.split('\n').some((l) => l.trim().startsWith(`${soname} `));
+}
+
+t.test('the unit preloads jemalloc: ztproxy serves on it, in the primary and its workers', { skip: skipUnlessInstalled(preload !== undefined && loaderFinds(preload), 'libjemalloc2', `apt-get install libjemalloc2 (${preload})`) }, async (t) => {
+  t.equal(preload, 'libjemalloc.so.2', 'a bare soname: the loader searches its own paths on every architecture');
   const dir = t.testdir();
   const pki = await makePki(dir);
   const alice = await pki.client('alice');
   const up = await startUpstream(t);
-  const p = await startServe(t, ['--listen', '127.0.0.1:0', '--workers', '2', '--cert', pki.server.cert, '--key', pki.server.key, '--client-ca', pki.caCert, '--upstream', up.url, '--metrics-listen', 'off'], { LD_PRELOAD: jemalloc!, NODE_OPTIONS: nodeOptions! });
+  const p = await startServe(t, ['--listen', '127.0.0.1:0', '--workers', '2', '--cert', pki.server.cert, '--key', pki.server.key, '--client-ca', pki.caCert, '--upstream', up.url, '--metrics-listen', 'off'], { LD_PRELOAD: preload!, NODE_OPTIONS: nodeOptions! });
   const workers = await until(() => (children(p.child.pid!).length === 2 ? children(p.child.pid!) : null), 'two workers', 600);
   const port = await until(() => Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(p.output())?.[1] ?? 0), 'a worker listening', 600);
   await until(() => (p.output().match(/"msg":"ztproxy listening"/g) ?? []).length >= 2, 'both workers listening', 600);

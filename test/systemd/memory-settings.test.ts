@@ -12,14 +12,14 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { makePki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/proxy.js';
 import { CHILD_ENV, scrape, startServe, until } from '../helpers/cli.js';
 import { skipUnlessInstalled } from '../helpers/tools.js';
-import { systemdDir, unitSection } from './unit-tools.js';
+import { loaderFinds, systemdDir, unitSection } from './unit-tools.js';
 
 const MiB = 1024 * 1024;
 
@@ -122,12 +122,6 @@ t.test('ztproxy serves with the unit\'s NODE_OPTIONS, and its cluster workers in
 
 const service = join(systemdDir, 'ztproxy.service');
 const preload = environment(service, 'LD_PRELOAD');
-
-/** Whether the dynamic loader resolves `soname` (ldconfig's cache, as ld.so reads it). */
-function loaderFinds(soname: string): boolean {
-  const r = spawnSync(existsSync('/sbin/ldconfig') ? '/sbin/ldconfig' : 'ldconfig', ['-p'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.split('\n').some((l) => l.trim().startsWith(`${soname} `));
-}
 
 t.test('the unit preloads jemalloc: ztproxy serves on it, in the primary and its workers', { skip: skipUnlessInstalled(preload !== undefined && loaderFinds(preload), 'libjemalloc2', `apt-get install libjemalloc2 (${preload})`) }, async (t) => {
   t.equal(preload, 'libjemalloc.so.2', 'a bare soname: the loader searches its own paths on every architecture');

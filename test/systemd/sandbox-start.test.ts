@@ -19,16 +19,20 @@ import { dirname, join } from 'node:path';
 import {
   distMain,
   loadMakePki,
+  loaderFinds,
   pem,
   repoRoot,
   run,
   serveFlagsMissing,
+  systemdDir,
+  unitSection,
   which,
   type Pki,
 } from './unit-tools.js';
 import { skipUnlessInstalled } from '../helpers/tools.js';
 
 const sandboxSh = join(repoRoot, 'test', 'systemd', 'sandbox.sh');
+const service = join(systemdDir, 'ztproxy.service');
 // The unit's user is "ztproxy"; nobody stands in for it so the test needs no useradd.
 const SERVICE_UID = 65534;
 const SERVICE_GID = 65534;
@@ -127,6 +131,8 @@ const out = {
   procStat: fs.existsSync('/proc/stat'),
   devices: fs.readdirSync('/dev').sort(),
   cpus: os.cpus().length, parallelism: os.availableParallelism(),
+  env: { NODE_ENV: process.env.NODE_ENV, NODE_OPTIONS: process.env.NODE_OPTIONS, LD_PRELOAD: process.env.LD_PRELOAD },
+  jemalloc: fs.readFileSync('/proc/self/maps', 'utf8').includes('libjemalloc'),
 };
 net.createServer().once('error', (e) => { out.bind = e.code; console.log(JSON.stringify(out)); })
   .listen(Number(port), '127.0.0.1', function () { out.bind = 'ok'; this.close(); console.log(JSON.stringify(out)); });
@@ -138,6 +144,7 @@ interface ProbeResult {
   readKey: string; readRootOnly: string; writeConf: string; writeEtc: string; writeTmp: string;
   hostTmpVisible: boolean; listRoot: string; pids: number; procStat: boolean; devices: string[];
   cpus: number; parallelism: number; bind: string;
+  env: Record<string, string | undefined>; jemalloc: boolean;
 }
 
 async function probe(t: Test, caps: boolean): Promise<ProbeResult> {
@@ -178,6 +185,13 @@ t.test('sandbox.sh applies the unit restrictions', { skip }, async (t) => {
   // must count with os.availableParallelism() (sched_getaffinity).
   t.equal(p.cpus, 0, 'os.cpus() is empty under ProcSubset=pid');
   t.ok(p.parallelism >= 1, 'os.availableParallelism() still works');
+  // The unit's Environment= lines (memory-settings.test.ts checks what they do).
+  const unitEnv = Object.fromEntries(unitSection(service, 'Service').filter(([k]) => k === 'Environment').map(([, v]) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  t.same(p.env, { NODE_ENV: unitEnv.NODE_ENV, NODE_OPTIONS: unitEnv.NODE_OPTIONS, LD_PRELOAD: unitEnv.LD_PRELOAD }, "the unit's Environment=");
+  t.ok(unitEnv.LD_PRELOAD, 'the unit preloads an allocator');
+  t.equal(p.jemalloc, true, 'jemalloc loads under the sandbox (ProcSubset=pid hides /proc/sys from it)', {
+    skip: skipUnlessInstalled(loaderFinds(unitEnv.LD_PRELOAD ?? ''), 'libjemalloc2', 'apt-get install libjemalloc2'),
+  });
 });
 
 t.test('without the capability (socket mode) a port below 1024 cannot be bound', { skip }, async (t) => {
@@ -312,6 +326,7 @@ t.test('the proxy starts in the sandbox and serves one mTLS request', { skip: se
 
   const res = await get(port, { ca }, { cert: pem(alice.cert), key: pem(alice.key) });
   t.equal(res.status, 200, 'request with a client certificate is proxied');
+  t.notMatch(output, /ld\.so|cannot be preloaded|<jemalloc>/, 'the loader and jemalloc did not complain');
   t.equal(res.body, 'hello from upstream\n');
   t.match(String(seen?.['x-client-subject-dn']), /CN=alice/, 'upstream sees the client DN');
 

@@ -23,7 +23,9 @@
 #                                 new IPC and UTS namespaces
 #   UMask=0077, LimitNOFILE=262144
 #                                 umask, ulimit
-#   the clean service environment env -i
+#   the clean service environment env -i, plus the unit's own Environment=
+#                                 lines (NODE_ENV, NODE_OPTIONS, LD_PRELOAD), read
+#                                 from systemd/ztproxy.service before the namespaces
 # Not emulated (needs systemd's seccomp/BPF code): SystemCallFilter=,
 # SystemCallArchitectures=, RestrictAddressFamilies=, RestrictNamespaces=,
 # RestrictRealtime=, RestrictSUIDSGID=, LockPersonality=, ProtectClock=,
@@ -52,6 +54,9 @@ if [[ "${ZTP_SANDBOX_INNER:-}" != 1 ]]; then
   for n in "${needs[@]}"; do args+=(--needs "$n"); done
   # --kill-child: when unshare dies (the test kills it), PID 1 of the new
   # namespace gets SIGKILL, which takes every process in it along.
+  # The unit's Environment= lines, read here: ProtectHome= may hide the checkout below.
+  ZTP_UNIT_ENV="$(sed -n 's/^Environment=//p' "$(dirname "$0")/../../systemd/ztproxy.service")"
+  export ZTP_UNIT_ENV
   exec env ZTP_SANDBOX_INNER=1 unshare --mount --propagation private --pid --fork \
     --kill-child --ipc --uts -- "$BASH" "$0" "${args[@]}" -- "$@"
 fi
@@ -138,9 +143,10 @@ if [[ $caps == 1 ]]; then
 else
   capargs=(--inh-caps=-all --ambient-caps=-all --bounding-set=-all)
 fi
+mapfile -t unit_env <<<"$ZTP_UNIT_ENV"
 setpriv --reuid="$uid" --regid="$gid" --clear-groups "${capargs[@]}" --no-new-privs -- \
   env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 HOME=/nonexistent NODE_ENV=production "$@" &
+  LANG=C.UTF-8 HOME=/nonexistent "${unit_env[@]}" "$@" &
 # This shell stays PID 1 of the namespace rather than exec'ing the command:
 # the kernel clears the parent-death signal of unshare --kill-child when
 # setpriv changes credentials, so only this (root) shell reliably dies with

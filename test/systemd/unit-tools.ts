@@ -139,3 +139,9 @@ export function serveFlagsMissing(flags: string[]): string[] {
   const help = run(process.execPath, [distMain, 'serve', '--help']);
   return flags.filter((f) => !help.stdout.includes(f));
 }
+
+/** Whether the dynamic loader resolves `soname` (ldconfig's cache, as ld.so reads it for a bare LD_PRELOAD name). */
+export function loaderFinds(soname: string): boolean {
+  const r = run(existsSync('/sbin/ldconfig') ? '/sbin/ldconfig' : 'ldconfig', ['-p']);
+  return r.status === 0 && r.stdout.split('\n').some((l) => l.trim().startsWith(`${soname} `));
+}

@@ -1,33 +1,46 @@
-// Idle-connection load: opens COUNT mutual-TLS keep-alive connections to one proxy, sends one
-// HTTP/1.1 request on each (so the proxy has set up its per-connection HTTP and identity state, as a
-// real idle client would have), reads the 200, then holds every connection open and idle.
-// It prints "open N" on stdout once all are held and exits when stdin closes or on SIGTERM.
-// A separate process so its own memory and CPU never mix with the harness's or the proxy's.
-// Usage: node idle-client.mjs PORT COUNT CERT KEY [PARALLEL]
+// Idle-connection load: opens COUNT TLS keep-alive connections to 127.0.0.1:PORT, sends one HTTP/1.1
+// request on each (so the server has set up its per-connection HTTP and identity state, as a real idle
+// client would have), reads the 200, then holds every connection open and idle.
+// Once all are held it prints one JSON line: {open, failed, lastError, protocol, group}, `open` counting the
+// connections that got their 200, `failed` the ones that did not plus held ones the server closed since
+// (lastError "closed while idle"), protocol and group of the first connection as this client's
+// getEphemeralKeyInfo() names it. Exits when stdin closes, on SIGTERM, or after LIFETIME_MS (600 s).
+// A separate process so its own memory and CPU never mix with the harness's or the server's.
+// Used by bench/run.mjs (idle column) and bench/micro/idle-mem.mjs.
+//
+// Usage: node idle-client.mjs PORT COUNT [CERT KEY] [PARALLEL]   (CERT and KEY "-": no client certificate)
+// Env: MAX_VERSION (TLSv1.3), ECDH_CURVE (this client's groups; default Node's), LIFETIME_MS.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 
-const [port, count, certFile, keyFile, parallelArg] = process.argv.slice(2);
+const env = process.env;
+const [port, count, certFile = '-', keyFile = '-', parallelArg] = process.argv.slice(2);
 const COUNT = Number(count);
 const PARALLEL = Number(parallelArg ?? 64);
-const cert = readFileSync(certFile);
-const key = readFileSync(keyFile);
+const base = { host: '127.0.0.1', port: Number(port), servername: 'localhost', rejectUnauthorized: false, maxVersion: env.MAX_VERSION ?? 'TLSv1.3' };
+if (certFile !== '-') Object.assign(base, { cert: readFileSync(certFile), key: readFileSync(keyFile) });
+if (env.ECDH_CURVE) base.ecdhCurve = env.ECDH_CURVE;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n';
 const sockets = [];
-let failures = 0;
+let failed = 0;
 let lastError = '';
+let first = null;
 
 function openOne() {
   return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', cert, key, rejectUnauthorized: false }, () => s.write(REQUEST));
+    const s = tls.connect(base, () => {
+      first ??= { protocol: s.getProtocol(), group: s.getEphemeralKeyInfo()?.name ?? '?' };
+      s.write(REQUEST);
+    });
     let buf = '';
     const done = (ok, why) => {
       s.removeAllListeners('data');
-      if (!ok) {
-        failures++;
+      if (ok) sockets.push(s);
+      else {
+        failed++;
         lastError = why;
         s.destroy();
-      } else sockets.push(s);
+      }
       resolve();
     };
     s.setEncoding('latin1');
@@ -41,8 +54,7 @@ function openOne() {
     });
     s.on('error', (e) => done(false, e.message));
     s.on('close', () => {
-      const i = sockets.indexOf(s);
-      if (i >= 0) failures++, (lastError = 'closed while idle');
+      if (sockets.includes(s)) failed++, (lastError = 'closed while idle');
     });
   });
 }
@@ -55,7 +67,7 @@ async function lane() {
   }
 }
 await Promise.all(Array.from({ length: PARALLEL }, lane));
-process.stdout.write(`open ${sockets.length} failed ${failures}${failures ? ' ' + JSON.stringify(lastError) : ''}\n`);
+process.stdout.write(JSON.stringify({ open: sockets.length, failed, lastError, ...first }) + '\n');
 const stop = () => {
   for (const s of sockets) s.destroy();
   process.exit(0);
@@ -64,3 +76,4 @@ process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
+setTimeout(stop, Number(env.LIFETIME_MS ?? 600_000)).unref();

@@ -428,13 +428,13 @@ async function idleTest(sys, c) {
     });
     client.on('exit', (code) => reject(new Error(`${sys}: idle client exited ${code}: ${buf}`)));
   });
-  const m = line.match(/^open (\d+) failed (\d+)/);
+  const r = JSON.parse(line);
   // On a loaded machine opening IDLE connections can take longer than ztproxy's keep-alive timeout (60 s): the
   // first ones are then closed while the last open. Those free their memory, so the growth is divided by the
   // connections still held; any other failure, or fewer than half held, spoils the measurement.
-  const held = m ? Number(m[1]) - Number(m[2]) : 0;
-  const onlyIdleClosed = m && (Number(m[2]) === 0 || line.endsWith('"closed while idle"'));
-  if (!m || !onlyIdleClosed || Number(m[1]) !== IDLE || held < IDLE / 2) throw new Error(`${sys}: idle client: ${line}`);
+  const held = r.open - r.failed;
+  const onlyIdleClosed = r.failed === 0 || r.lastError === 'closed while idle';
+  if (!onlyIdleClosed || r.open !== IDLE || held < IDLE / 2) throw new Error(`${sys}: idle client: ${line}`);
   if (held < IDLE) console.log(`idle ${sys}: ${IDLE - held} of ${IDLE} connections closed by the proxy's keep-alive timeout before all were open; per connection over the ${held} held`);
   await sleep(2000); // let the proxy settle (timers, GC) before reading its resident size
   const after = memory(pid).rssKB;

@@ -5,7 +5,7 @@
 //
 // For each runtime × variant: start bench/micro/idle-mem-server.mjs, warm it up with WARM connections
 // (opened, one request each, closed), measure (three forced GCs), open N idle connections from a separate
-// client process (bench/micro/idle-mem-client.mjs, one request each), wait SETTLE_MS, measure again.
+// client process (bench/idle-client.mjs, one request each), wait SETTLE_MS, measure again.
 // KB/conn = growth / connections held. With MALLOC_PROBE=1 it also attaches gdb to the server and calls
 // glibc's malloc_stats() (bytes malloc has in use vs holds from the system) and then malloc_trim(0), and
 // measures the RSS once more: memory malloc holds but has freed shows up as the trim's drop.
@@ -166,11 +166,11 @@ async function runOne(rt, name) {
   const server = traced ? startChild('heaptrack', ['-o', traced, node, ...nodeArgs], { env: serverEnv }) : startChild(node, nodeArgs, { env: serverEnv });
   try {
     const hello = JSON.parse(await nextLine(server, 60_000));
-    const clientEnv = { PATH: process.env.PATH, PORT: String(hello.listening), ...v.client };
-    if (!v.noClientCert) Object.assign(clientEnv, { CERT: `${dir}/client.crt`, KEY: `${dir}/client.key` });
+    const clientEnv = { PATH: process.env.PATH, ...v.client };
+    const certArgs = v.noClientCert ? ['-', '-'] : [`${dir}/client.crt`, `${dir}/client.key`];
     const clientNode = NODES[v.clientNode ?? '20'];
     const clients = async (count) => {
-      const c = startChild(clientNode, [path.join(HERE, 'idle-mem-client.mjs')], { env: { ...clientEnv, COUNT: String(count) } });
+      const c = startChild(clientNode, [path.join(HERE, '..', 'idle-client.mjs'), String(hello.listening), String(count), ...certArgs, '32'], { env: clientEnv });
       const r = JSON.parse(await nextLine(c));
       return [c, r];
     };

@@ -38,7 +38,7 @@
 // BENCH_PROFILE=1 (after the run, profile ztproxy with --cpu-prof, one process per workload, PROFILE_N
 // keep-alive requests (50000) or PROFILE_M handshakes (3000); PROFILE_ONLY=1 skips the comparison;
 // PROFILE_KINDS: keepalive,handshake; every Node system in ONLY is profiled, nginx is not),
-// NODE_FLAGS (extra flags for every Node system), UNIT_FLAGS=0 (ztproxy without systemd/ztproxy.service's NODE_OPTIONS),
+// NODE_FLAGS (extra flags for every Node system), UNIT_FLAGS=0 (ztproxy without systemd/ztproxy.service's NODE_OPTIONS and LD_PRELOAD),
 // RESULTS (path of the Markdown report, default RESULTS.md next to this file; "-" to skip),
 // PIN (1 by default on 2+ CPUs: the proxy under test runs alone on the last CPU, the upstream and the
 // load generators on the others, with taskset; 0 lets the scheduler mix them).
@@ -275,7 +275,6 @@ const NODE_FLAGS = (env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
 // flags, and its LD_PRELOAD (jemalloc); UNIT_FLAGS=0 measures it on the runtime's defaults and glibc's malloc
 // instead. The Node floors keep the defaults.
 const UNIT = env.UNIT_FLAGS === '0' ? { flags: [], env: {} } : unitSettings();
-const UNIT_FLAGS = UNIT.flags;
 function unitSettings() {
   const unit = readFileSync(path.join(ROOT, 'systemd', 'ztproxy.service'), 'utf8');
   const last = (name) => [...unit.matchAll(new RegExp(`^Environment=${name}=(.*)$`, 'gm'))].pop()?.[1];
@@ -318,7 +317,7 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'zt':
       return start(sys, NODE, [
         ...NODE_FLAGS,
-        ...UNIT_FLAGS,
+        ...UNIT.flags,
         ...prof,
         MAIN,
         'serve',
@@ -328,7 +327,7 @@ function startSystem(sys, c, { profileDir } = {}) {
     case 'zt-all': {
       // The access log goes to /dev/null: pino still serializes and writes every line, the disk stays out of it.
       const devnull = openSync('/dev/null', 'w');
-      const child = start(sys, NODE, [...NODE_FLAGS, ...UNIT_FLAGS, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut', env: UNIT.env });
+      const child = start(sys, NODE, [...NODE_FLAGS, ...UNIT.flags, ...prof, MAIN, 'serve', '--config', writeZtAllConfig(c)], { stdout: devnull, role: 'sut', env: UNIT.env });
       closeSync(devnull);
       return child;
     }

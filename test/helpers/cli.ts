@@ -3,6 +3,7 @@
  * and finds its ports from the log. Killed in t.teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const MAIN = join(import.meta.dirname, '../../dist/main.js');
@@ -63,4 +64,13 @@ export async function scrape(port: number, name: string, labels: Record<string, 
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** The child pids of `pid` (a cluster primary's workers); empty once it is gone. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }

@@ -1,19 +1,10 @@
 // --workers 2: two worker processes serve behind one primary; killing one,
 // the primary replaces it and requests keep succeeding; the primary's
 // /metrics counts the requests of both workers.
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { makePki } from '../helpers/pki.js';
 import { request, startUpstream } from '../helpers/proxy.js';
-import { scrape, startServe, until } from '../helpers/cli.js';
-
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
+import { childPids, scrape, startServe, until } from '../helpers/cli.js';
 
 t.test('two workers, one replaced after it dies, metrics aggregated', async (t) => {
   const dir = t.testdir();
@@ -22,7 +13,7 @@ t.test('two workers, one replaced after it dies, metrics aggregated', async (t) 
   const up = await startUpstream(t);
   const p = await startServe(t, ['--listen', '127.0.0.1:0', '--cert', pki.server.cert, '--key', pki.server.key, '--client-ca', pki.caCert, '--upstream', up.url, '--metrics-listen', '127.0.0.1:0', '--workers', '2']);
   const primary = p.child.pid!;
-  const workers = await until(() => (children(primary).length === 2 ? children(primary) : null), 'two workers', 600);
+  const workers = await until(() => (childPids(primary).length === 2 ? childPids(primary) : null), 'two workers', 600);
   t.equal(workers.length, 2, 'two worker processes');
   // Workers listen once they log it; find the shared port.
   const port = await until(() => Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(p.output())?.[1] ?? 0), 'a worker listening', 600);
@@ -38,7 +29,7 @@ t.test('two workers, one replaced after it dies, metrics aggregated', async (t) 
 
   process.kill(workers[0]!, 'SIGKILL');
   const replaced = await until(() => {
-    const now = children(primary);
+    const now = childPids(primary);
     return now.length === 2 && !now.includes(workers[0]!) ? now : null;
   }, 'a replacement worker', 600);
   t.notOk(replaced.includes(workers[0]!), 'the dead worker is replaced');
@@ -48,5 +39,5 @@ t.test('two workers, one replaced after it dies, metrics aggregated', async (t) 
 
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0, 'primary drains its workers and exits 0');
-  t.equal(children(primary).length, 0);
+  t.equal(childPids(primary).length, 0);
 });

@@ -17,29 +17,16 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { makePki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/proxy.js';
-import { CHILD_ENV, scrape, startServe, until } from '../helpers/cli.js';
+import { CHILD_ENV, childPids, scrape, startServe, until } from '../helpers/cli.js';
 import { skipUnlessInstalled } from '../helpers/tools.js';
-import { loaderFinds, systemdDir, unitSection } from './unit-tools.js';
+import { loaderFinds, systemdDir, unitEnvironment } from './unit-tools.js';
 
 const MiB = 1024 * 1024;
 
-/** The value of `Environment=NAME=value` in a unit's [Service] section (the last one wins, as in systemd). */
-function environment(file: string, name: string): string | undefined {
-  const lines = unitSection(file, 'Service').filter(([k, v]) => k === 'Environment' && v.startsWith(`${name}=`));
-  return lines.pop()?.[1].slice(name.length + 1);
-}
-
-const nodeOptions = environment(join(systemdDir, 'ztproxy.service'), 'NODE_OPTIONS');
+const unitEnv = unitEnvironment(join(systemdDir, 'ztproxy.service'));
+const nodeOptions = unitEnv.NODE_OPTIONS;
 const semiSpaceMiB = Number(/--max-semi-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1]);
 
-/** Worker pids of a cluster primary. */
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Allocates like a busy proxy (short-lived objects, a share surviving a
@@ -110,7 +97,7 @@ t.test('ztproxy serves with the unit\'s NODE_OPTIONS, and its cluster workers in
   t.equal(await single.exited, 0);
 
   const cluster = await startServe(t, ['--listen', '127.0.0.1:0', '--workers', '2', ...common], { NODE_OPTIONS: nodeOptions! });
-  const workers = await until(() => (children(cluster.child.pid!).length === 2 ? children(cluster.child.pid!) : null), 'two workers', 600);
+  const workers = await until(() => (childPids(cluster.child.pid!).length === 2 ? childPids(cluster.child.pid!) : null), 'two workers', 600);
   for (const pid of workers) {
     // tap's process tracking adds its own --import to NODE_OPTIONS of every child: look for the unit's flag in it.
     const opts = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((l) => l.startsWith('NODE_OPTIONS='));
@@ -120,8 +107,7 @@ t.test('ztproxy serves with the unit\'s NODE_OPTIONS, and its cluster workers in
   t.equal(await cluster.exited, 0);
 });
 
-const service = join(systemdDir, 'ztproxy.service');
-const preload = environment(service, 'LD_PRELOAD');
+const preload = unitEnv.LD_PRELOAD;
 
 t.test('the unit preloads jemalloc: ztproxy serves on it, in the primary and its workers', { skip: skipUnlessInstalled(preload !== undefined && loaderFinds(preload), 'libjemalloc2', `apt-get install libjemalloc2 (${preload})`) }, async (t) => {
   t.equal(preload, 'libjemalloc.so.2', 'a bare soname: the loader searches its own paths on every architecture');
@@ -130,7 +116,7 @@ t.test('the unit preloads jemalloc: ztproxy serves on it, in the primary and its
   const alice = await pki.client('alice');
   const up = await startUpstream(t);
   const p = await startServe(t, ['--listen', '127.0.0.1:0', '--workers', '2', '--cert', pki.server.cert, '--key', pki.server.key, '--client-ca', pki.caCert, '--upstream', up.url, '--metrics-listen', 'off'], { LD_PRELOAD: preload!, NODE_OPTIONS: nodeOptions! });
-  const workers = await until(() => (children(p.child.pid!).length === 2 ? children(p.child.pid!) : null), 'two workers', 600);
+  const workers = await until(() => (childPids(p.child.pid!).length === 2 ? childPids(p.child.pid!) : null), 'two workers', 600);
   const port = await until(() => Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(p.output())?.[1] ?? 0), 'a worker listening', 600);
   await until(() => (p.output().match(/"msg":"ztproxy listening"/g) ?? []).length >= 2, 'both workers listening', 600);
   for (const pid of [p.child.pid!, ...workers]) {

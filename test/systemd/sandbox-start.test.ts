@@ -25,7 +25,7 @@ import {
   run,
   serveFlagsMissing,
   systemdDir,
-  unitSection,
+  unitEnvironment,
   which,
   type Pki,
 } from './unit-tools.js';
@@ -186,7 +186,7 @@ t.test('sandbox.sh applies the unit restrictions', { skip }, async (t) => {
   t.equal(p.cpus, 0, 'os.cpus() is empty under ProcSubset=pid');
   t.ok(p.parallelism >= 1, 'os.availableParallelism() still works');
   // The unit's Environment= lines (memory-settings.test.ts checks what they do).
-  const unitEnv = Object.fromEntries(unitSection(service, 'Service').filter(([k]) => k === 'Environment').map(([, v]) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  const unitEnv = unitEnvironment(service);
   t.same(p.env, { NODE_ENV: unitEnv.NODE_ENV, NODE_OPTIONS: unitEnv.NODE_OPTIONS, LD_PRELOAD: unitEnv.LD_PRELOAD }, "the unit's Environment=");
   t.ok(unitEnv.LD_PRELOAD, 'the unit preloads an allocator');
   t.equal(p.jemalloc, true, 'jemalloc loads under the sandbox (ProcSubset=pid hides /proc/sys from it)', {

@@ -68,6 +68,16 @@ export function unitValue(file: string, section: string, key: string): string | 
   return unitSection(file, section).filter(([k]) => k === key).pop()?.[1];
 }
 
+/** A unit's `Environment=NAME=value` lines of [Service] as a record (a later line for the same name wins, as in systemd). */
+export function unitEnvironment(file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of unitSection(file, 'Service')) {
+    const eq = v.indexOf('=');
+    if (k === 'Environment' && eq > 0) env[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return env;
+}
+
 export interface StagedUnits {
   /** Directory holding ztproxy.service and ztproxy.socket, for SYSTEMD_UNIT_PATH. */
   unitDir: string;
